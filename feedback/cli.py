@@ -1,0 +1,179 @@
+"""The ``feedback`` command line.
+
+Bad input never produces a traceback: every problem is one plain line, and the
+exit code says whether things went well (0), the input was bad (1), or the
+command was used wrongly (2, from click).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+
+from feedback.errors import DefinitionError, FeedbackError
+
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+out_console = Console(highlight=False, soft_wrap=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="feedback")
+def cli() -> None:
+    """One survey in YAML, every channel: web, email, IVR, SMS, chat."""
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except FeedbackError as e:  # pragma: no cover - commands handle their own errors
+        err_console.print(f"error: {e.message}", markup=False)
+        sys.exit(1)
+
+
+# -- validate ------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="Do not print warnings.")
+def validate(paths: tuple[Path, ...], quiet: bool) -> None:
+    """Check survey files; print FILE:LINE:COL: message for every problem."""
+    from feedback.definition.loader import load_file, survey_files
+
+    files = survey_files(paths)
+    if not files:
+        click.echo("no survey files found", err=True)
+        sys.exit(1)
+    failed = 0
+    for path in files:
+        if not path.exists():
+            click.echo(f"{path}:1:1: no such file", err=True)
+            failed += 1
+            continue
+        try:
+            compiled = load_file(path)
+        except DefinitionError as e:
+            failed += 1
+            for p in e.problems:
+                click.echo(str(p), err=True)
+            if not quiet:
+                for p in e.warnings:
+                    click.echo(str(p), err=True)
+            continue
+        if not quiet:
+            for p in compiled.warnings:
+                click.echo(str(p), err=True)
+    ok = len(files) - failed
+    if failed:
+        click.echo(f"{failed} of {len(files)} survey files have errors", err=True)
+        sys.exit(1)
+    click.echo(f"{ok} survey file{'s' if ok != 1 else ''} valid")
+
+
+# -- schema -----------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write to a file.")
+def schema(output: Path | None) -> None:
+    """Print the JSON Schema of the survey format (for editors)."""
+    from feedback.definition.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2, ensure_ascii=False)
+    if output:
+        output.write_text(text + "\n", encoding="utf-8")
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text)
+
+
+# -- simulate ---------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("survey_file", type=click.Path(path_type=Path))
+@click.option("--channel", type=click.Choice(["ivr", "sms", "chat", "web"]), default="web", show_default=True)
+@click.option("--locale", help="Locale to run in (default: the survey's default).")
+@click.option("--answer", "answers", multiple=True, help="A scripted answer; repeat for each turn. "
+              "IVR: dtmf:7 is a keypad entry, other text is speech; '(silence)' is no input, "
+              "'(hangup)' hangs up.")
+@click.option("--context", "context_json", help='JSON: {"contact": {...}, "event": {...}}.')
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed for randomised choice order.")
+def simulate(
+    survey_file: Path,
+    channel: str,
+    locale: str | None,
+    answers: tuple[str, ...],
+    context_json: str | None,
+    as_json: bool,
+    seed: int,
+) -> None:
+    """Run a survey in the terminal as a channel would put it."""
+    from feedback.definition.loader import load_file
+    from feedback.simulate import Simulation
+
+    try:
+        compiled = load_file(survey_file)
+    except DefinitionError as e:
+        for p in e.problems:
+            click.echo(str(p), err=True)
+        sys.exit(1)
+    context: dict[str, Any] = {}
+    if context_json:
+        try:
+            context = json.loads(context_json)
+        except json.JSONDecodeError as e:
+            click.echo(f"--context: not valid JSON: {e.msg} at column {e.colno}", err=True)
+            sys.exit(1)
+        if not isinstance(context, dict) or any(
+            not isinstance(context.get(k, {}), dict) for k in ("contact", "event")
+        ):
+            click.echo('--context must be an object like {"contact": {...}, "event": {...}}', err=True)
+            sys.exit(1)
+    if locale and locale not in compiled.survey.all_locales:
+        click.echo(
+            f"--locale: the survey has no locale '{locale}' (it has {', '.join(compiled.survey.all_locales)})",
+            err=True,
+        )
+        sys.exit(1)
+    if channel not in compiled.survey.channels:
+        click.echo(
+            f"note: the survey does not declare the {channel} channel "
+            f"(it declares {', '.join(compiled.survey.channels)})",
+            err=True,
+        )
+    sim = Simulation(compiled, channel=channel, locale=locale, context=context, seed=seed)
+    interactive = not answers
+    printer = None if as_json else (lambda line: out_console.print(line, markup=False))
+    try:
+        sim.begin(printer)
+        if interactive:
+            while not sim.finished:
+                try:
+                    reply = click.prompt(">", prompt_suffix=" ", default="", show_default=False)
+                except (EOFError, click.Abort):
+                    sim.feed("(hangup)", printer)
+                    break
+                sim.feed(reply, printer)
+        else:
+            for reply in answers:
+                if sim.finished:
+                    break
+                if printer:
+                    printer(f"> {reply}")
+                sim.feed(reply, printer)
+    except FeedbackError as e:
+        click.echo(f"error: {e.message}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(sim.outcome(), ensure_ascii=False, indent=2))
+    elif not sim.finished:
+        out_console.print(f"(stopped with the survey {sim.status_word()})", markup=False)
+
+

@@ -1,0 +1,664 @@
+"""Load a survey file: YAML with line numbers -> validated, compiled, frozen survey.
+
+Every problem is reported as ``FILE:LINE:COL: message``, all of them in one run:
+YAML syntax, unknown keys (with a suggestion), wrong types, missing or duplicate
+ids, missing translations, bad ``show_if`` expressions and placeholders, choice
+codes that YAML would silently turn into booleans or numbers, and channel fit.
+Warnings are reported too but do not make a survey invalid.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from feedback.errors import DefinitionError, Problem
+
+from . import expressions as ex
+from .model import (
+    CHOICE_TYPES,
+    FIXED_SCALES,
+    SCALE_TYPES,
+    Question,
+    Survey,
+)
+from .templates import Template, parse_template
+
+# Words that YAML 1.1 readers (PyYAML, many editors and tools) turn into booleans.
+_YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
+E164_RE = re.compile(r"^\+[1-9]\d{6,14}$")
+
+#: Top-level sections owned by other parts of the platform. Each maps a key to a
+#: checker ``(value, survey_dict, report) -> None``; registered by those modules.
+EXTENSION_SECTIONS: dict[str, Callable[..., None]] = {}
+
+
+def register_extension(key: str, checker: Callable[..., None]) -> None:
+    EXTENSION_SECTIONS[key] = checker
+
+
+@dataclass
+class CompiledSurvey:
+    """A validated survey with its conditions and templates parsed once."""
+
+    survey: Survey
+    conditions: dict[str, ex.Expression]
+    warnings: list[Problem] = field(default_factory=list)
+    text: str = ""
+
+    @property
+    def id(self) -> str:
+        return self.survey.id
+
+    @property
+    def version(self) -> str:
+        return self.survey.version
+
+    def condition(self, qid: str) -> ex.Expression | None:
+        return self.conditions.get(qid)
+
+
+# -- positions ---------------------------------------------------------------------------
+
+
+class _Locator:
+    """Maps a path of keys and indices in the document to a (line, col), 1-based."""
+
+    def __init__(self, root: Any) -> None:
+        self.root = root
+
+    def _walk(self, path: Iterable[Any], key_position: bool) -> tuple[int, int]:
+        node = self.root
+        line, col = 1, 1
+        items = list(path)
+        for i, step in enumerate(items):
+            last = i == len(items) - 1
+            if isinstance(node, CommentedMap) and isinstance(step, str) and step in node:
+                try:
+                    pos = node.lc.key(step) if (last and key_position) else node.lc.value(step)
+                except (KeyError, TypeError, AttributeError):
+                    pos = None
+                if pos is not None:
+                    line, col = pos[0] + 1, pos[1] + 1
+                node = node[step]
+            elif isinstance(node, CommentedSeq) and isinstance(step, int) and 0 <= step < len(node):
+                try:
+                    pos = node.lc.item(step)
+                except (KeyError, TypeError, AttributeError, IndexError):
+                    pos = None
+                if pos is not None:
+                    line, col = pos[0] + 1, pos[1] + 1
+                node = node[step]
+            else:
+                if isinstance(node, CommentedMap | CommentedSeq) and i == 0 and node is self.root:
+                    line, col = node.lc.line + 1, node.lc.col + 1
+                # Not a real key (e.g. a pydantic union tag): stay where we are.
+                continue
+        return line, col
+
+    def value(self, path: Iterable[Any]) -> tuple[int, int]:
+        return self._walk(path, key_position=False)
+
+    def key(self, path: Iterable[Any]) -> tuple[int, int]:
+        return self._walk(path, key_position=True)
+
+    def node(self, path: Iterable[Any]) -> Any:
+        node = self.root
+        for step in path:
+            if isinstance(node, Mapping) and step in node:
+                node = node[step]
+            elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+                node = node[step]
+            else:
+                return None
+        return node
+
+    def quoted(self, path: list[Any]) -> bool:
+        """Whether the scalar at ``path`` was written quoted (so text offsets shift by one)."""
+        parent = self.node(path[:-1])
+        value = parent[path[-1]] if parent is not None else None
+        return bool(getattr(value, "style", None) in ("'", '"'))
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip nodes -> plain dicts, lists and scalars."""
+    if isinstance(node, Mapping):
+        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def suggest(word: str, options: Iterable[str]) -> str:
+    close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+# -- the loader ---------------------------------------------------------------------------
+
+
+class _Report:
+    def __init__(self, filename: str, locator: _Locator) -> None:
+        self.filename = filename
+        self.loc = locator
+        self.problems: list[Problem] = []
+
+    def at(self, line: int, col: int, message: str, severity: str = "error") -> None:
+        problem = Problem(self.filename, line, col, message, severity)
+        if problem not in self.problems:
+            self.problems.append(problem)
+
+    def error(self, path: list[Any], message: str, *, key: bool = False, offset: int = 0) -> None:
+        line, col = self.loc.key(path) if key else self.loc.value(path)
+        if offset and path and not key:
+            col += offset + (1 if self.loc.quoted(path) else 0)
+        self.at(line, col, message)
+
+    def warning(self, path: list[Any], message: str, *, key: bool = False) -> None:
+        line, col = self.loc.key(path) if key else self.loc.value(path)
+        self.at(line, col, message, "warning")
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+
+def _model_fields(model: type[BaseModel]) -> list[str]:
+    return list(model.model_fields)
+
+
+def _known_keys_at(path: tuple[Any, ...]) -> list[str]:
+    """The keys a map at ``path`` (a pydantic loc without the unknown key) may have."""
+    from . import model as m
+
+    names = [p for p in path if isinstance(p, str)]
+    table: dict[tuple[str, ...], type[BaseModel]] = {
+        (): m.Survey,
+        ("questions",): m.Question,
+        ("questions", "choices"): m.Choice,
+        ("questions", "scale"): m.Scale,
+        ("questions", "scale", "labels"): m.ScaleLabels,
+        ("questions", "ivr"): m.IvrQuestion,
+        ("questions", "sms"): m.SmsQuestion,
+        ("questions", "chat"): m.ChatQuestion,
+        ("questions", "web"): m.WebQuestion,
+        ("questions", "email"): m.EmailQuestion,
+        ("ivr",): m.IvrSettings,
+        ("ivr", "numbers"): m.IvrNumber,
+        ("sms",): m.SmsSettings,
+        ("web",): m.WebSettings,
+        ("chat",): m.ChatSettings,
+        ("email",): m.EmailSettings,
+    }
+    model = table.get(tuple(names))
+    if model is None:
+        return []
+    keys = [k for k in _model_fields(model) if k not in ("version", "source", "extensions")]
+    if model is m.Survey:
+        keys += list(EXTENSION_SECTIONS)
+    return keys
+
+
+def _pydantic_problems(report: _Report, err: ValidationError, prefix: tuple[Any, ...] = ()) -> None:
+    for item in err.errors(include_url=False):
+        loc = prefix + tuple(item["loc"])
+        kind = item["type"]
+        msg = item["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        where = list(loc)
+        if kind == "extra_forbidden":
+            name = str(loc[-1])
+            known = _known_keys_at(loc[:-1])
+            report.error(where, f"unknown key '{name}'{suggest(name, known)}", key=True)
+            continue
+        if kind == "missing":
+            report.error(where[:-1], f"missing required key '{loc[-1]}'", key=False)
+            continue
+        field_name = next((str(p) for p in reversed(loc) if isinstance(p, str)), "")
+        if kind == "literal_error" and field_name == "type":
+            given = item.get("input")
+            from .model import QUESTION_TYPES
+
+            report.error(
+                where,
+                f"unknown question type '{given}'{suggest(str(given), QUESTION_TYPES)} "
+                f"(types: {', '.join(QUESTION_TYPES)})",
+            )
+            continue
+        if kind == "literal_error" and "channels" in loc:
+            from .model import CHANNELS
+
+            given = item.get("input")
+            report.error(
+                where,
+                f"unknown channel '{given}'{suggest(str(given), CHANNELS)} "
+                f"(channels: {', '.join(CHANNELS)})",
+            )
+            continue
+        if kind == "string_pattern_mismatch":
+            given = item.get("input")
+            if field_name == "id" and loc[0] == "questions":
+                msg = (
+                    f"question id '{given}' must start with a lowercase letter and use only "
+                    "lowercase letters, digits and underscores"
+                )
+            elif field_name == "id":
+                msg = f"survey id '{given}' must be a slug: lowercase letters, digits and dashes"
+            elif field_name == "code":
+                msg = f"choice code '{given}' may use only letters, digits, '_', '-' and '.'"
+            else:
+                msg = f"'{given}' is not a valid {field_name.replace('_', ' ')}"
+        elif kind == "literal_error" and field_name == "spec_version":
+            msg = "spec_version must be 1"
+        report.error(where, f"{field_name}: {msg}" if field_name and field_name not in msg else msg)
+
+
+def _collect_ltexts(survey: Survey) -> list[tuple[list[Any], Any]]:
+    """(path, value) of every localised text in the survey."""
+    out: list[tuple[list[Any], Any]] = []
+
+    def add(path: list[Any], value: Any) -> None:
+        if value is not None:
+            out.append((path, value))
+
+    for key in ("title", "description", "intro", "outro"):
+        add([key], getattr(survey, key))
+    add(["ivr", "machine_message"], survey.ivr.machine_message)
+    add(["email", "subject"], survey.email.subject)
+    add(["chat", "bot_name"], survey.chat.bot_name)
+    for i, q in enumerate(survey.questions):
+        base: list[Any] = ["questions", i]
+        add(base + ["text"], q.text)
+        add(base + ["help"], q.help)
+        add(base + ["unit"], q.unit)
+        if q.scale is not None:
+            add(base + ["scale", "labels", "min"], q.scale.labels.min)
+            add(base + ["scale", "labels", "max"], q.scale.labels.max)
+        for j, c in enumerate(q.choices or []):
+            add(base + ["choices", j, "label"], c.label)
+        for ch in ("ivr", "sms", "chat", "web", "email"):
+            add(base + [ch, "text"], getattr(getattr(q, ch), "text", None))
+        add(base + ["web", "placeholder"], q.web.placeholder)
+    return out
+
+
+def _answer_info(q: Question) -> ex.AnswerInfo:
+    if q.type in SCALE_TYPES or q.type == "number":
+        return ex.AnswerInfo(ex.ValueType.NUMBER)
+    if q.type == "yes_no":
+        return ex.AnswerInfo(ex.ValueType.BOOL)
+    if q.type == "single_choice":
+        return ex.AnswerInfo(ex.ValueType.STRING, frozenset(q.choice_codes))
+    if q.type == "multiple_choice":
+        return ex.AnswerInfo(ex.ValueType.LIST, frozenset(q.choice_codes))
+    return ex.AnswerInfo(ex.ValueType.STRING)
+
+
+def _check_semantics(survey: Survey, report: _Report, raw: Mapping[str, Any]) -> dict[str, ex.Expression]:
+    locales = survey.all_locales
+    if survey.locales and survey.default_locale not in survey.locales:
+        report.error(
+            ["default_locale"],
+            f"default_locale '{survey.default_locale}' is not in locales ({', '.join(survey.locales)})",
+        )
+    if len(set(locales)) != len(locales):
+        report.error(["locales"], "a locale is listed twice")
+    if len(set(survey.channels)) != len(survey.channels):
+        report.error(["channels"], "a channel is listed twice")
+
+    # Translations: every text in every declared locale.
+    for path, value in _collect_ltexts(survey):
+        if isinstance(value, str):
+            if len(locales) > 1:
+                missing = [loc for loc in locales if loc != survey.default_locale]
+                report.error(
+                    path,
+                    f"this text has no {', '.join(missing)} translation; write it as a map "
+                    f"{{{', '.join(f'{loc}: ...' for loc in locales)}}}",
+                )
+            continue
+        for loc in locales:
+            if loc not in value:
+                report.error(path, f"missing the {loc} translation")
+        for loc in value:
+            if loc not in locales:
+                report.warning(
+                    path, f"locale '{loc}' is not declared in locales ({', '.join(locales)})"
+                )
+
+    # Question ids.
+    seen: dict[str, int] = {}
+    for i, q in enumerate(survey.questions):
+        if q.id in seen:
+            first_line, _ = report.loc.value(["questions", seen[q.id], "id"])
+            report.error(
+                ["questions", i, "id"],
+                f"duplicate question id '{q.id}' (first used on line {first_line})",
+            )
+        else:
+            seen[q.id] = i
+
+    all_ids = [q.id for q in survey.questions]
+    conditions: dict[str, ex.Expression] = {}
+    earlier: dict[str, ex.AnswerInfo] = {}
+    for i, q in enumerate(survey.questions):
+        base: list[Any] = ["questions", i]
+        _check_question_shape(q, base, report, raw_question=_get(raw, "questions", i))
+        if q.show_if is not None:
+            later = frozenset(all_ids[i:])
+            env = ex.TypeEnv(answers=dict(earlier), later=later)
+            compiled, problems = ex.compile_expression(q.show_if, env)
+            for p in problems:
+                report.error(base + ["show_if"], f"show_if: {p.message}", offset=p.offset)
+            if compiled is not None and not problems:
+                conditions[q.id] = compiled
+        # Placeholders in this question's texts may use earlier answers only.
+        _check_templates(
+            survey, report, base, q, available=set(earlier), all_ids=set(all_ids)
+        )
+        earlier[q.id] = _answer_info(q)
+
+    for key in ("intro", "title", "description"):
+        _check_text_templates(report, [key], getattr(survey, key), set(), set(all_ids))
+    _check_text_templates(report, ["outro"], survey.outro, set(all_ids), set(all_ids))
+
+    _check_channel_settings(survey, report)
+    from .fit import check_channel_fit
+
+    check_channel_fit(survey, report)
+    return conditions
+
+
+def _get(raw: Any, *path: Any) -> Any:
+    node = raw
+    for step in path:
+        if isinstance(node, Mapping) and step in node:
+            node = node[step]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return None
+    return node
+
+
+def _check_question_shape(q: Question, base: list[Any], report: _Report, raw_question: Any) -> None:
+    is_choice = q.type in CHOICE_TYPES
+    if is_choice and not q.choices:
+        report.error(base + ["type"], f"a {q.type} question needs choices")
+    if not is_choice and q.choices is not None:
+        report.error(
+            base + ["choices"], "choices are only used by single_choice and multiple_choice questions"
+        )
+    if q.randomize and not is_choice:
+        report.error(base + ["randomize"], "randomize only applies to choice questions")
+    if q.scale is not None and q.type not in SCALE_TYPES:
+        report.error(base + ["scale"], "scale is only used by rating, nps, csat and ces questions")
+    if q.scale is not None and q.type in FIXED_SCALES:
+        lo, hi = FIXED_SCALES[q.type]
+        raw_scale = _get(raw_question, "scale") or {}
+        if ("min" in raw_scale and q.scale.min != lo) or ("max" in raw_scale and q.scale.max != hi):
+            report.error(
+                base + ["scale"],
+                f"a {q.type} scale is always {lo}-{hi}; only its labels can be changed "
+                "(use type: rating for another scale)",
+            )
+    if q.type != "number" and (q.min is not None or q.max is not None):
+        key = "min" if q.min is not None else "max"
+        report.error(base + [key], f"{key} is only used by number questions (use scale for ratings)")
+    if q.type == "number" and q.min is not None and q.max is not None and q.min >= q.max:
+        report.error(base + ["max"], f"max ({q.max:g}) must be greater than min ({q.min:g})")
+    if q.type != "multiple_choice" and (q.min_choices is not None or q.max_choices is not None):
+        report.error(base + ["type"], "min_choices/max_choices are only for multiple_choice")
+    if q.type == "multiple_choice" and q.choices:
+        lo_c, hi_c = q.min_choices or 0, q.max_choices or len(q.choices)
+        if lo_c > hi_c or hi_c > len(q.choices):
+            report.error(
+                base + ["max_choices" if q.max_choices is not None else "min_choices"],
+                f"min_choices/max_choices must satisfy 0 <= min <= max <= {len(q.choices)} (the number of choices)",
+            )
+    if q.ivr.record and q.type != "text":
+        report.error(base + ["ivr", "record"], "record: true is only for text questions")
+
+    # Choice codes: YAML would silently turn some unquoted words into booleans or numbers.
+    codes: dict[str, int] = {}
+    for j, choice in enumerate(_get(raw_question, "choices") or []):
+        raw_code = _get(choice, "code")
+        path = base + ["choices", j, "code"]
+        if isinstance(raw_code, bool):
+            report.error(
+                path,
+                f"choice code is read by YAML as the boolean {str(raw_code).lower()}; "
+                "quote it, e.g. code: \"yes\"",
+            )
+        elif isinstance(raw_code, int | float):
+            report.error(
+                path, f"choice code is read by YAML as the number {raw_code}; quote it, e.g. code: \"{raw_code}\""
+            )
+        elif raw_code is None and isinstance(choice, Mapping) and "code" in choice:
+            report.error(path, "choice code is empty (YAML reads it as null)")
+        elif isinstance(raw_code, str):
+            parent = _get(raw_question, "choices", j)
+            node = parent["code"] if isinstance(parent, Mapping) else None
+            style = getattr(node, "style", None)
+            if raw_code.lower() in _YAML11_BOOLS and style not in ("'", '"'):
+                report.error(
+                    path,
+                    f"choice code {raw_code} is read as a boolean by many YAML tools; "
+                    f"quote it: code: \"{raw_code}\"",
+                )
+            if raw_code in codes:
+                report.error(path, f"duplicate choice code '{raw_code}'")
+            codes[raw_code] = j
+
+
+def _check_templates(
+    survey: Survey,
+    report: _Report,
+    base: list[Any],
+    q: Question,
+    available: set[str],
+    all_ids: set[str],
+) -> None:
+    texts: list[tuple[list[Any], Any]] = [(base + ["text"], q.text), (base + ["help"], q.help)]
+    for ch in ("ivr", "sms", "chat", "web", "email"):
+        texts.append((base + [ch, "text"], getattr(getattr(q, ch), "text", None)))
+    for path, value in texts:
+        _check_text_templates(report, path, value, available, all_ids)
+
+
+def _check_text_templates(
+    report: _Report, path: list[Any], value: Any, available: set[str], all_ids: set[str]
+) -> None:
+    if value is None:
+        return
+    variants = [(path, value)] if isinstance(value, str) else [(path + [k], v) for k, v in value.items()]
+    for vpath, source in variants:
+        tpl, problems = parse_template(source)
+        for p in problems:
+            report.error(vpath, p.message, offset=p.offset)
+        _check_placeholders(report, vpath, tpl, available, all_ids)
+
+
+def _check_placeholders(
+    report: _Report, path: list[Any], tpl: Template, available: set[str], all_ids: set[str]
+) -> None:
+    for ph in tpl.placeholders:
+        if ph.root != "answers" or not ph.path:
+            continue
+        qid = ph.path[0]
+        if qid in available:
+            continue
+        if qid in all_ids:
+            msg = f"'{{{{ answers.{qid} }}}}' is answered later (or is this question); only earlier answers can be piped"
+        else:
+            msg = f"unknown question '{qid}' in '{{{{ answers.{qid} }}}}'{suggest(qid, all_ids)}"
+        report.error(path, msg, offset=ph.start)
+
+
+def _check_channel_settings(survey: Survey, report: _Report) -> None:
+    from .model import IvrNumber
+
+    locales = survey.all_locales
+    seen_numbers: set[str] = set()
+    for i, entry in enumerate(survey.ivr.numbers):
+        number = entry.number if isinstance(entry, IvrNumber) else entry
+        path: list[Any] = ["ivr", "numbers", i] + (["number"] if isinstance(entry, IvrNumber) else [])
+        if not E164_RE.match(number):
+            report.error(path, f"'{number}' is not a phone number in E.164 form, e.g. +15551230000")
+        if number in seen_numbers:
+            report.error(path, f"number {number} is listed twice")
+        seen_numbers.add(number)
+        if isinstance(entry, IvrNumber) and entry.locale and entry.locale not in locales:
+            report.error(["ivr", "numbers", i, "locale"], f"locale '{entry.locale}' is not in locales")
+    seen_kw: set[str] = set()
+    for i, kw in enumerate(survey.sms.keywords):
+        if not kw.strip() or len(kw.split()) != 1:
+            report.error(["sms", "keywords", i], f"keyword '{kw}' must be a single word")
+        if kw.upper() in seen_kw:
+            report.error(["sms", "keywords", i], f"keyword '{kw}' is listed twice")
+        seen_kw.add(kw.upper())
+        from .fit import RESERVED_SMS_WORDS
+
+        if kw.upper() in RESERVED_SMS_WORDS:
+            report.error(
+                ["sms", "keywords", i],
+                f"'{kw}' is reserved for opt-out and help on SMS; choose another keyword",
+            )
+    if survey.sms.keywords and "sms" not in survey.channels:
+        report.warning(["sms", "keywords"], "sms keywords are set but 'sms' is not in channels")
+    if survey.ivr.numbers and "ivr" not in survey.channels:
+        report.warning(["ivr", "numbers"], "ivr numbers are set but 'ivr' is not in channels")
+
+
+def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
+    """Validate and compile a survey from YAML text. Raises DefinitionError with every problem."""
+    yaml = YAML(typ="rt")
+    try:
+        doc = yaml.load(text)
+    except MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = e.problem or e.context or "invalid YAML"
+        hint = ""
+        if "found character '\\t'" in problem or "\t" in str(e):
+            hint = " (YAML does not allow tabs for indentation; use spaces)"
+        raise DefinitionError([Problem(filename, line, col, f"YAML syntax error: {problem}{hint}")]) from None
+    except YAMLError as e:
+        raise DefinitionError([Problem(filename, 1, 1, f"YAML error: {e}")]) from None
+    locator = _Locator(doc)
+    report = _Report(filename, locator)
+    if not isinstance(doc, CommentedMap):
+        what = "empty" if doc is None else f"a {type(doc).__name__}"
+        raise DefinitionError([Problem(filename, 1, 1, f"a survey file must be a YAML map, but this one is {what}")])
+
+    raw = _plain(doc)
+    extensions = {k: raw.pop(k) for k in list(raw) if k in EXTENSION_SECTIONS}
+    raw_questions = raw.get("questions")
+    header = {k: v for k, v in raw.items() if k != "questions"}
+    header["questions"] = [{"id": "x", "type": "text", "text": "x"}]  # validated separately below
+    survey_ok = True
+    try:
+        Survey.model_validate(header)
+    except ValidationError as e:
+        survey_ok = False
+        _pydantic_problems(report, e)
+
+    questions: list[Question] = []
+    if raw_questions is None:
+        report.error([], "missing required key 'questions'")
+    elif not isinstance(raw_questions, list) or not raw_questions:
+        report.error(["questions"], "questions must be a non-empty list")
+    else:
+        for i, rq in enumerate(raw_questions):
+            try:
+                questions.append(Question.model_validate(rq))
+            except ValidationError as e:
+                survey_ok = False
+                _pydantic_problems(report, e, prefix=("questions", i))
+
+    conditions: dict[str, ex.Expression] = {}
+    survey: Survey | None = None
+    if questions and survey_ok:
+        raw_ok = dict(raw)
+        survey = Survey.model_validate({**raw_ok, "extensions": extensions})
+        conditions = _check_semantics(survey, report, doc)
+        for key, value in extensions.items():
+            EXTENSION_SECTIONS[key](value, survey, report)
+    elif questions:
+        # The header is broken, but the questions can still be checked among themselves.
+        try:
+            partial = Survey.model_validate(
+                {"spec_version": 1, "id": "x", "title": "x", "questions": [q.model_dump() for q in questions]}
+            )
+            ids = {q.id for q in partial.questions}
+            if len(ids) == len(questions) == len(raw_questions or []):
+                _check_semantics_questions_only(partial, report, doc)
+        except ValidationError:
+            pass
+
+    if report.errors or survey is None:
+        raise DefinitionError(report.problems or [Problem(filename, 1, 1, "invalid survey")])
+    version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    survey = survey.model_copy(update={"version": version, "source": filename})
+    return CompiledSurvey(survey, conditions, warnings=list(report.problems), text=text)
+
+
+def _check_semantics_questions_only(survey: Survey, report: _Report, doc: Any) -> None:
+    """Expression and shape checks for the questions when the survey header is invalid."""
+    all_ids = [q.id for q in survey.questions]
+    earlier: dict[str, ex.AnswerInfo] = {}
+    for i, q in enumerate(survey.questions):
+        base: list[Any] = ["questions", i]
+        _check_question_shape(q, base, report, raw_question=_get(doc, "questions", i))
+        if q.show_if is not None:
+            env = ex.TypeEnv(answers=dict(earlier), later=frozenset(all_ids[i:]))
+            _, problems = ex.compile_expression(q.show_if, env)
+            for p in problems:
+                report.error(base + ["show_if"], f"show_if: {p.message}", offset=p.offset)
+        earlier[q.id] = _answer_info(q)
+
+
+def load_file(path: str | Path) -> CompiledSurvey:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DefinitionError([Problem(str(path), 1, 1, "no such file")]) from None
+    except UnicodeDecodeError as e:
+        raise DefinitionError([Problem(str(path), 1, 1, f"the file is not UTF-8 text ({e.reason})")]) from None
+    except OSError as e:
+        raise DefinitionError([Problem(str(path), 1, 1, f"cannot read the file: {e.strerror}")]) from None
+    return load_text(text, str(path))
+
+
+def survey_files(paths: Iterable[str | Path]) -> list[Path]:
+    """Expand folders into their survey files (*.yaml, *.yml), skipping the policy file."""
+    out: list[Path] = []
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            out.extend(
+                f for f in sorted(p.iterdir()) if f.suffix in (".yaml", ".yml") and f.stem != "policy"
+            )
+        else:
+            out.append(p)
+    return out

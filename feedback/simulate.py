@@ -1,0 +1,188 @@
+"""``feedback simulate``: a survey run in the terminal exactly as a channel would put it.
+
+IVR shows what the call would say and how to answer on the keypad; SMS shows
+each message with its segment count; chat shows messages and quick replies;
+web shows each page's question and options.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from feedback.definition.loader import CompiledSurvey
+from feedback.definition.model import CHOICE_TYPES
+from feedback.engine import prompts
+from feedback.engine.interview import (
+    AnswerAccepted,
+    Digits,
+    Event,
+    FormValues,
+    HangUp,
+    Input,
+    Interview,
+    NoInput,
+    QuestionAsked,
+    Recording,
+    Reprompt,
+    Speech,
+    SurveyCompleted,
+    SurveyEnded,
+    SurveyStarted,
+    Text,
+)
+from feedback.engine.render import messages, spoken
+
+Printer = Callable[[str], None] | None
+
+
+class Simulation:
+    def __init__(
+        self,
+        survey: CompiledSurvey,
+        *,
+        channel: str,
+        locale: str | None = None,
+        context: dict[str, Any] | None = None,
+        seed: int = 1,
+    ) -> None:
+        self.interview = Interview(survey)
+        self.channel = channel
+        self.locale = locale
+        self.context = context or {}
+        self.seed = seed
+        self.transcript: list[dict[str, Any]] = []
+        self.state = None  # type: ignore[assignment]
+
+    @property
+    def finished(self) -> bool:
+        return self.state is not None and self.state.finished
+
+    def status_word(self) -> str:
+        if self.state is None:
+            return "not started"
+        return "complete" if self.state.status == "complete" else "partial"
+
+    def begin(self, printer: Printer) -> None:
+        self.state, events = self.interview.start(
+            self.context, channel=self.channel, locale=self.locale, seed=self.seed
+        )
+        self._show(events, printer)
+
+    def feed(self, reply: str, printer: Printer) -> None:
+        assert self.state is not None
+        self.transcript.append({"from": "respondent", "text": reply})
+        self.state, events = self.interview.resume(self.state, self._input(reply))
+        self._show(events, printer)
+
+    def _input(self, reply: str) -> Input:
+        r = reply.strip()
+        if r == "(hangup)":
+            return HangUp()
+        if r in ("(silence)", "(timeout)"):
+            return NoInput()
+        if self.channel == "ivr":
+            if r.lower().startswith("dtmf:"):
+                return Digits(r[5:].strip())
+            if r.lower().startswith("record:"):
+                return Recording("simulated://recording", duration=5, transcript=r[7:].strip() or None)
+            return Speech(r, confidence=0.9)
+        if self.channel == "web":
+            assert self.state is not None and self.state.current is not None
+            q = self.interview.question(self.state.current)
+            if r.lower() == "(back)":
+                from feedback.engine.interview import Back
+
+                return Back()
+            value: Any = r
+            if q.type in CHOICE_TYPES:
+                # On a web page the respondent picks options; the simulator accepts the
+                # option numbers or codes, comma separated.
+                order = [c.code for c in prompts.ordered_choices(q, self._order(q.id))]
+                picked = []
+                for part in [p.strip() for p in r.split(",") if p.strip()]:
+                    picked.append(order[int(part) - 1] if part.isdigit() and 0 < int(part) <= len(order) else part)
+                value = picked if q.type == "multiple_choice" else (picked[0] if picked else "")
+            elif q.type == "yes_no":
+                value = {"y": "yes", "n": "no"}.get(r.lower(), r.lower())
+            return FormValues({q.id: value})
+        return Text(reply)
+
+    def _order(self, qid: str) -> list[str]:
+        from feedback.engine.interview import choice_order
+
+        return choice_order(self.state, self.interview.question(qid))
+
+    def _show(self, events: list[Event], printer: Printer) -> None:
+        assert self.state is not None
+        if self.channel == "ivr":
+            for turn in spoken(self.interview, self.state, events):
+                if turn.say:
+                    self._say("system", turn.say, printer, kind=turn.kind)
+                if turn.gather and printer:
+                    g = turn.gather
+                    keys = f"{g['num_digits']} key" if g["num_digits"] else "keys, then #"
+                    printer(f"    [gather {g['input']}: {keys}; timeout {g['timeout']}s]")
+                if turn.record and printer:
+                    printer(f"    [record up to {turn.record['max_length']}s]")
+                if turn.hangup and printer:
+                    printer("    [hang up]")
+        elif self.channel in ("sms", "chat"):
+            for m in messages(self.interview, self.state, events, self.channel):
+                self._say("system", m.text, printer, kind=m.kind,
+                          extra={"segments": m.segments, "encoding": m.encoding}
+                          if self.channel == "sms" else {"quick_replies": m.quick_replies})
+                if printer and self.channel == "sms":
+                    printer(f"    [SMS: {m.segments} segment{'s' if m.segments != 1 else ''}, {m.encoding}]")
+                if printer and m.quick_replies:
+                    printer("    [" + " | ".join(r["label"] for r in m.quick_replies) + "]")
+        else:
+            self._show_web(events, printer)
+        for ev in events:
+            if isinstance(ev, AnswerAccepted):
+                self.transcript.append({"event": "answer", "question": ev.question_id, "value": ev.value})
+
+    def _show_web(self, events: list[Event], printer: Printer) -> None:
+        survey = self.interview.survey
+        loc = self.state.locale if self.state else "en"
+        for ev in events:
+            if isinstance(ev, SurveyStarted) and ev.intro:
+                self._say("system", ev.intro, printer, kind="intro")
+            elif isinstance(ev, QuestionAsked):
+                q = self.interview.question(ev.question_id)
+                done, total = self.interview.progress(self.state)
+                lines = [f"[{done + 1}/{total}] {ev.text}" + ("" if q.required else "  (optional)")]
+                rng = q.scale_range
+                if rng:
+                    labels = prompts.end_labels(survey, q, loc)
+                    scale = " ".join(str(n) for n in range(rng[0], rng[1] + 1))
+                    lines.append(f"    ( {scale} )" + (f"  {labels[0]} ... {labels[1]}" if labels else ""))
+                elif q.choices:
+                    box = "[ ]" if q.type == "multiple_choice" else "( )"
+                    for n, c in enumerate(prompts.ordered_choices(q, ev.choice_order), 1):
+                        lines.append(f"    {box} {n}. {survey.text(c.label, loc)}")
+                elif q.type == "yes_no":
+                    lines.append("    ( ) yes   ( ) no")
+                self._say("system", "\n".join(lines), printer, kind="question")
+            elif isinstance(ev, Reprompt):
+                self._say("system", f"! {ev.hint}", printer, kind="reprompt")
+            elif isinstance(ev, SurveyCompleted):
+                self._say("system", ev.outro or "Thank you!", printer, kind="outro")
+            elif isinstance(ev, SurveyEnded):
+                self._say("system", f"(survey ended: {ev.status})", printer, kind="end")
+
+    def _say(self, who: str, text: str, printer: Printer, kind: str, extra: dict[str, Any] | None = None) -> None:
+        self.transcript.append({"from": who, "kind": kind, "text": text, **(extra or {})})
+        if printer:
+            printer(text)
+
+    def outcome(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "status": self.status_word(),
+            "locale": state.locale if state else None,
+            "channel": self.channel,
+            "answers": dict(state.answers) if state else {},
+            "skipped": list(state.skipped) if state else [],
+            "transcript": self.transcript,
+        }
