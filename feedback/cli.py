@@ -177,3 +177,7 @@ def simulate(
         out_console.print(f"(stopped with the survey {sim.status_word()})", markup=False)
 
 
+# -- application commands (serve, db, surveys, apikeys) ----------------------------------------
+from feedback.app_cli import register as _register_app_commands  # noqa: E402
+
+_register_app_commands(cli)

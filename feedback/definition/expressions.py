@@ -38,7 +38,7 @@ import difflib
 import enum
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from feedback.errors import FeedbackError
 
@@ -209,7 +209,7 @@ class Call:
     offset: int
 
 
-Node = Union[Literal, ListExpr, Ref, QuestionRef, Unary, Binary, BoolOp, Call]  # noqa: UP007
+Node = Literal | ListExpr | Ref | QuestionRef | Unary | Binary | BoolOp | Call
 
 
 def _children(node: Node) -> tuple[Node, ...]:
@@ -284,7 +284,12 @@ class _Token:
 
 _KEYWORDS = frozenset({"and", "or", "not", "in"})
 _CONSTANTS: Mapping[str, bool | None] = {
-    "true": True, "True": True, "false": False, "False": False, "null": None, "None": None,
+    "true": True,
+    "True": True,
+    "false": False,
+    "False": False,
+    "null": None,
+    "None": None,
 }
 _FUNCTIONS: Mapping[str, int] = {"answered": 1, "selected": 2}
 _COMPARISONS = frozenset({"==", "!=", "<", "<=", ">", ">="})
@@ -332,7 +337,9 @@ def _tokenize(src: str) -> list[_Token]:
         else:
             two = src[i : i + 2]
             if two in _MISTAKES:
-                raise ExpressionError(f"'{two}' is not an operator; did you mean '{_MISTAKES[two]}'?", i)
+                raise ExpressionError(
+                    f"'{two}' is not an operator; did you mean '{_MISTAKES[two]}'?", i
+                )
             if two in _TWO_CHAR_OPS:
                 tokens.append(_Token("op", two, None, i))
                 i += 2
@@ -386,7 +393,9 @@ def _read_string(src: str, start: int, tokens: list[_Token]) -> int:
         elif not esc:
             raise ExpressionError(f"unclosed text: add a closing {quote}", start)
         else:
-            raise ExpressionError(f"unknown escape '\\{esc}' in text; write '\\\\' for a backslash", j)
+            raise ExpressionError(
+                f"unknown escape '\\{esc}' in text; write '\\\\' for a backslash", j
+            )
 
 
 # --------------------------------------------------------------------------- parser
@@ -433,12 +442,12 @@ class _Parser:
     def trailing_message(self, tok: _Token) -> str:
         if tok.kind == "op" and tok.text == ")":
             return "')' without a matching '('"
+        if self.comparison_op() is not None:
+            return "comparisons cannot be chained; join them with 'and', e.g. 1 <= x and x <= 5"
+        if tok.kind == "name" and tok.text == "not":
+            return "unexpected 'not'; did you mean 'not in'?"
         if tok.kind == "name" and tok.text.lower() in _KEYWORDS:
             return f"unexpected '{tok.text}'; did you mean '{tok.text.lower()}'?"
-        if tok.kind == "op" and tok.text in _COMPARISONS | {"in"}:
-            return "comparisons cannot be chained; join them with 'and', e.g. 1 <= x and x <= 5"
-        if self.at_word("not") and self.at_word("in", 1):
-            return "comparisons cannot be chained; join them with 'and'"
         return f"unexpected '{tok.text}'; expected an operator such as '==', 'and' or 'or'"
 
     def parse_bool(self, op: str, parse_operand: Any) -> Node:
@@ -593,7 +602,8 @@ class _Parser:
         name, opener = self.advance(), self.advance()
         if name.text not in _FUNCTIONS:
             raise ExpressionError(
-                f"unknown function '{name.text}'" + _did_you_mean(name.text, _FUNCTIONS), name.offset
+                f"unknown function '{name.text}'" + _did_you_mean(name.text, _FUNCTIONS),
+                name.offset,
             )
         self.enter(opener)
         args: list[Node] = []
@@ -620,9 +630,10 @@ class _Parser:
             if not (nxt.kind == "op" and nxt.text == "."):
                 self.advance()
                 return QuestionRef(tok.text, tok.offset)
-        example = "reason" if func == "answered" else "topic, \"billing\""
+        example = "reason" if func == "answered" else 'topic, "billing"'
         raise ExpressionError(
-            f"{func}() needs a question id as its first argument, e.g. {func}({example})", tok.offset
+            f"{func}() needs a question id as its first argument, e.g. {func}({example})",
+            tok.offset,
         )
 
 
@@ -798,7 +809,12 @@ _NOUNS = {
     ValueType.ANY: "any value",
 }
 _ROOT_TYPES = {"channel": ValueType.STRING, "locale": ValueType.STRING}
-_EXAMPLES = {"contact": "contact.tier", "event": "event.queue", "channel": '"sms"', "locale": '"en"'}
+_EXAMPLES = {
+    "contact": "contact.tier",
+    "event": "event.queue",
+    "channel": '"sms"',
+    "locale": '"en"',
+}
 
 
 def _literal_type(value: Any) -> ValueType | None:
@@ -817,7 +833,9 @@ def _noun(kind: ValueType | None, info: AnswerInfo | None = None) -> str:
     if kind is None:
         return "null"
     if info is not None and info.codes is not None:
-        return "a single choice" if kind is ValueType.STRING else "a multiple choice (a list of codes)"
+        return (
+            "a single choice" if kind is ValueType.STRING else "a multiple choice (a list of codes)"
+        )
     return _NOUNS[kind]
 
 
@@ -839,7 +857,20 @@ def _describe(node: Node) -> str:
             return "a list"
         case Call(func=func):
             return f"{func}(...)"
-    return "this calculation" if isinstance(node, Binary) and node.op in _ARITHMETIC else "this condition"
+    return (
+        "this calculation"
+        if isinstance(node, Binary) and node.op in _ARITHMETIC
+        else "this condition"
+    )
+
+
+def _typed(node: Node, kind: ValueType | None) -> str:
+    """``node`` described with its type, unless a literal already says it."""
+    return (
+        _describe(node)
+        if isinstance(node, Literal)
+        else f"{_describe(node)}, which is {_noun(kind)}"
+    )
 
 
 def _suggest(word: str, candidates: Iterable[str]) -> str | None:
@@ -857,6 +888,8 @@ def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
 
 def _join(words: Iterable[str]) -> str:
     items = sorted(words)
+    if not items:
+        return "nothing"
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " or " + items[-1]
 
 
@@ -884,6 +917,11 @@ class _Checker:
             return None
         info = self.env.answers.get(qid)
         return (qid, info) if info is not None and self.answers_allowed else None
+
+    def info_of(self, node: Node) -> AnswerInfo | None:
+        """The :class:`AnswerInfo` when ``node`` is a valid reference to an earlier answer."""
+        answer = self.answer_of(node)
+        return answer[1] if answer else None
 
     def infer(self, node: Node) -> ValueType | None:
         """The node's type; None for the null literal; ANY when unknown or already wrong."""
@@ -948,16 +986,20 @@ class _Checker:
 
     def ref(self, node: Ref) -> ValueType:
         env, root = self.env, node.root
-        if root == "answers" and "answers" in env.allowed_roots:
-            if not env.allow_answers:
+        if root == "answers":
+            if not self.answers_allowed:
                 self.no_answers_here(node.offset)
                 return ValueType.ANY
             if not node.path:
-                self.report("'answers' must be followed by a question id, e.g. answers.nps", node.offset)
+                self.report(
+                    "'answers' must be followed by a question id, e.g. answers.nps", node.offset
+                )
                 return ValueType.ANY
             info = self.question(node.path[0], node.path_offsets[0])
             if len(node.path) > 1:
-                self.report(f"an answer has no fields: remove '.{node.path[1]}'", node.path_offsets[1])
+                self.report(
+                    f"an answer has no fields: remove '.{node.path[1]}'", node.path_offsets[1]
+                )
                 return ValueType.ANY
             return info.type if info else ValueType.ANY
         if root not in env.allowed_roots:
@@ -965,9 +1007,15 @@ class _Checker:
             return ValueType.ANY
         kind = _ROOT_TYPES.get(root, ValueType.ANY)
         if kind is ValueType.STRING and node.path:
-            self.report(f"'{root}' has no fields; it is text such as {_EXAMPLES[root]}", node.path_offsets[0])
-        elif root in ("contact", "event") and not node.path:
-            self.report(f"'{root}' must be followed by a field name, e.g. {_EXAMPLES[root]}", node.offset)
+            self.report(
+                f"'{root}' has no fields; it is text such as {_EXAMPLES[root]}",
+                node.path_offsets[0],
+            )
+            return ValueType.ANY
+        if root in ("contact", "event") and not node.path:
+            self.report(
+                f"'{root}' must be followed by a field name, e.g. {_EXAMPLES[root]}", node.offset
+            )
         return kind
 
     def unknown_name(self, node: Ref) -> None:
@@ -977,22 +1025,27 @@ class _Checker:
             ids = set(self.env.answers) | set(self.env.later)
             candidates.update({qid: f"answers.{qid}" for qid in ids})
             if node.root in ids:
-                self.report(f"unknown name '{node.root}'; did you mean 'answers.{node.root}'?", node.offset)
+                self.report(
+                    f"unknown name '{node.root}'; did you mean 'answers.{node.root}'?", node.offset
+                )
                 return
         else:
             candidates.pop("answers", None)
             roots.discard("answers")
         match = _suggest(node.root, candidates)
-        hint = f"did you mean '{candidates[match]}'?" if match else f"a condition can use {_join(roots)}"
+        hint = (
+            f"did you mean '{candidates[match]}'?"
+            if match
+            else f"a condition can use {_join(roots)}"
+        )
         self.report(f"unknown name '{node.root}'; {hint}", node.offset)
 
     def need_number(self, op: str, node: Node, kind: ValueType | None) -> None:
         if kind is None:
             self.report(f"'{op}' with null always gives null", _start(node))
         elif kind not in (ValueType.NUMBER, ValueType.ANY):
-            info = self.answer_of(node)
             self.report(
-                f"'{op}' needs numbers, but {_describe(node)} is {_noun(kind, info and info[1])}",
+                f"'{op}' needs numbers, but {_describe(node)} is {_noun(kind, self.info_of(node))}",
                 _start(node),
             )
 
@@ -1009,8 +1062,8 @@ class _Checker:
         if isinstance(a, Literal) and not isinstance(b, Literal):
             a, ta, b, tb = b, tb, a, ta
         answer = self.answer_of(a)
-        other = _describe(b) if isinstance(b, Literal) else f"{_describe(b)}, which is {_noun(tb)}"
-        message = f"{_describe(a)} is {_noun(ta, answer and answer[1])} but is compared with {other}"
+        info = answer[1] if answer else None
+        message = f"{_describe(a)} is {_noun(ta, info)} but is compared with {_typed(b, tb)}"
         if answer and ta is ValueType.LIST and isinstance(b, Literal) and isinstance(b.value, str):
             message += f"; use selected({answer[0]}, {_quote(b.value)})"
         elif ta is ValueType.BOOL and tb is not ValueType.BOOL:
@@ -1019,13 +1072,21 @@ class _Checker:
 
     def code(self, qid: str, info: AnswerInfo, literal: Node) -> None:
         """Report a choice code that ``qid`` does not have."""
-        if info.codes is None or not isinstance(literal, Literal) or not isinstance(literal.value, str):
+        if (
+            info.codes is None
+            or not isinstance(literal, Literal)
+            or not isinstance(literal.value, str)
+        ):
             return
         code = literal.value
         if code in info.codes:
             return
         suggestion = _suggest(code, info.codes)
-        hint = f"; did you mean '{suggestion}'?" if suggestion else f" (its choices are {_join(info.codes)})"
+        hint = (
+            f"; did you mean '{suggestion}'?"
+            if suggestion
+            else f" (its choices are {_join(info.codes)})"
+        )
         self.report(f"'{qid}' has no choice '{code}'{hint}", literal.offset)
 
     def equality(self, node: Binary) -> None:
@@ -1046,24 +1107,26 @@ class _Checker:
                     self.code(answer[0], answer[1], item)
 
     def ordering(self, node: Binary) -> None:
-        types = []
-        for side in (node.left, node.right):
-            kind = self.infer(side)
-            types.append(kind)
-            answer = self.answer_of(side)
+        sides = (node.left, node.right)
+        types = [self.infer(side) for side in sides]
+        bad = False
+        for side, other, kind in (
+            (node.left, node.right, types[0]),
+            (node.right, node.left, types[1]),
+        ):
+            info = self.info_of(side)
             if kind is None:
-                self.null_comparison(node.op, side, node.right if side is node.left else node.left)
-            elif kind in (ValueType.BOOL, ValueType.LIST) or (kind is ValueType.STRING and answer):
+                self.null_comparison(node.op, side, other)
+            elif kind in (ValueType.BOOL, ValueType.LIST) or (kind is ValueType.STRING and info):
                 self.report(
-                    f"'{node.op}' compares numbers, but {_describe(side)} is "
-                    f"{_noun(kind, answer and answer[1])}",
+                    f"'{node.op}' compares numbers, but {_describe(side)} is {_noun(kind, info)}",
                     _start(side),
                 )
             else:
                 continue
-            return
+            bad = True
         lt, rt = types
-        if lt is not None and rt is not None and ValueType.ANY not in (lt, rt) and lt is not rt:
+        if not bad and lt and rt and ValueType.ANY not in (lt, rt) and lt is not rt:
             self.mismatch(node.left, lt, node.right, rt)
 
     def membership(self, node: Binary) -> None:
@@ -1075,7 +1138,9 @@ class _Checker:
         right_answer, left_answer = self.answer_of(right), self.answer_of(left)
         if lt is ValueType.LIST:
             hint = f"; use selected({left_answer[0]}, ...)" if left_answer else ""
-            self.report(f"{_describe(left)} is a list; '{op}' tests a single value{hint}", _start(left))
+            self.report(
+                f"{_describe(left)} is a list; '{op}' tests a single value{hint}", _start(left)
+            )
         elif rt is ValueType.STRING:
             if right_answer and right_answer[1].codes is not None:
                 self.report(
@@ -1085,12 +1150,14 @@ class _Checker:
                 )
             elif lt is not ValueType.ANY and lt is not ValueType.STRING:
                 self.report(
-                    f"'{op}' looks for a piece of text in {_describe(right)}, but "
-                    f"{_describe(left)} is {_noun(lt)}",
+                    f"'{op}' looks for a piece of text in {_describe(right)}, not {_typed(left, lt)}",
                     _start(left),
                 )
         elif rt not in (ValueType.LIST, ValueType.ANY):
-            self.report(f"'{op}' needs a list on the right, but {_describe(right)} is {_noun(rt)}", _start(right))
+            self.report(
+                f"'{op}' needs a list on the right, but {_describe(right)} is {_noun(rt)}",
+                _start(right),
+            )
         elif isinstance(right, ListExpr):
             for item in right.items:
                 if not isinstance(item, Literal):
@@ -1103,7 +1170,7 @@ class _Checker:
         elif right_answer:
             if lt not in (ValueType.STRING, ValueType.ANY):
                 self.report(
-                    f"{_describe(right)} holds choice codes (text), but {_describe(left)} is {_noun(lt)}",
+                    f"{_describe(right)} holds choice codes (text) and cannot contain {_typed(left, lt)}",
                     _start(left),
                 )
             else:
@@ -1113,7 +1180,11 @@ class _Checker:
         func, args = node.func, node.args
         arity = _FUNCTIONS.get(func, 0)
         if len(args) != arity:
-            expects = "1 argument (a question id)" if arity == 1 else "2 arguments (a question id and a choice code)"
+            expects = (
+                "1 argument (a question id)"
+                if arity == 1
+                else "2 arguments (a question id and a choice code)"
+            )
             self.report(f"{func}() takes {expects} but was given {len(args)}", node.offset)
         if not self.answers_allowed:
             self.no_answers_here(node.offset)
@@ -1134,7 +1205,9 @@ class _Checker:
             if func != "selected" or index != 1:
                 continue
             if kind is None or kind not in (ValueType.STRING, ValueType.ANY):
-                self.report(f"selected() needs a choice code (text), but got {_describe(arg)}", _start(arg))
+                self.report(
+                    f"selected() needs a choice code (text), but got {_describe(arg)}", _start(arg)
+                )
             elif info is not None and isinstance(args[0], QuestionRef):
                 self.code(args[0].qid, info, arg)
 

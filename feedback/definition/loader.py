@@ -27,6 +27,7 @@ from feedback.errors import DefinitionError, Problem
 from . import expressions as ex
 from .model import (
     CHOICE_TYPES,
+    CODE_RE,
     FIXED_SCALES,
     SCALE_TYPES,
     Question,
@@ -217,8 +218,15 @@ def _known_keys_at(path: tuple[Any, ...]) -> list[str]:
     return keys
 
 
-def _pydantic_problems(report: _Report, err: ValidationError, prefix: tuple[Any, ...] = ()) -> None:
+def _pydantic_problems(
+    report: _Report,
+    err: ValidationError,
+    prefix: tuple[Any, ...] = (),
+    skip: Callable[[Any], bool] | None = None,
+) -> None:
     for item in err.errors(include_url=False):
+        if skip is not None and skip(item):
+            continue
         loc = prefix + tuple(item["loc"])
         kind = item["type"]
         msg = item["msg"]
@@ -313,7 +321,9 @@ def _answer_info(q: Question) -> ex.AnswerInfo:
     return ex.AnswerInfo(ex.ValueType.STRING)
 
 
-def _check_semantics(survey: Survey, report: _Report, raw: Mapping[str, Any]) -> dict[str, ex.Expression]:
+def _check_semantics(
+    survey: Survey, report: _Report, raw: Mapping[str, Any], unreliable: set[str] | None = None
+) -> dict[str, ex.Expression]:
     locales = survey.all_locales
     if survey.locales and survey.default_locale not in survey.locales:
         report.error(
@@ -375,7 +385,8 @@ def _check_semantics(survey: Survey, report: _Report, raw: Mapping[str, Any]) ->
         _check_templates(
             survey, report, base, q, available=set(earlier), all_ids=set(all_ids)
         )
-        earlier[q.id] = _answer_info(q)
+        if q.id not in earlier:
+            earlier[q.id] = ex.AnswerInfo(ex.ValueType.ANY) if q.id in (unreliable or set()) else _answer_info(q)
 
     for key in ("intro", "title", "description"):
         _check_text_templates(report, [key], getattr(survey, key), set(), set(all_ids))
@@ -574,47 +585,40 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
     extensions = {k: raw.pop(k) for k in list(raw) if k in EXTENSION_SECTIONS}
     raw_questions = raw.get("questions")
     header = {k: v for k, v in raw.items() if k != "questions"}
-    header["questions"] = [{"id": "x", "type": "text", "text": "x"}]  # validated separately below
-    survey_ok = True
-    try:
-        Survey.model_validate(header)
-    except ValidationError as e:
-        survey_ok = False
-        _pydantic_problems(report, e)
+    dummy = [{"id": "x", "type": "text", "text": "x"}]
+    header = _repair(
+        report, header, lambda d: Survey.model_validate({**d, "questions": dummy}), (), _HEADER_FALLBACKS
+    )
 
-    questions: list[Question] = []
+    questions: list[dict[str, Any]] = []
+    unreliable: set[str] = set()
     if raw_questions is None:
         report.error([], "missing required key 'questions'")
     elif not isinstance(raw_questions, list) or not raw_questions:
         report.error(["questions"], "questions must be a non-empty list")
     else:
         for i, rq in enumerate(raw_questions):
-            try:
-                questions.append(Question.model_validate(rq))
-            except ValidationError as e:
-                survey_ok = False
-                _pydantic_problems(report, e, prefix=("questions", i))
+            if not isinstance(rq, dict):
+                report.error(["questions", i], "a question must be a map with id, type and text")
+                continue
+            fixed = _repair(report, dict(rq), Question.model_validate, ("questions", i), _QUESTION_FALLBACKS)
+            if fixed.get("type") != rq.get("type"):
+                unreliable.add(str(fixed.get("id")))
+            questions.append(fixed)
 
     conditions: dict[str, ex.Expression] = {}
     survey: Survey | None = None
-    if questions and survey_ok:
-        raw_ok = dict(raw)
-        survey = Survey.model_validate({**raw_ok, "extensions": extensions})
-        conditions = _check_semantics(survey, report, doc)
+    if questions:
+        try:
+            survey = Survey.model_validate({**header, "questions": questions, "extensions": extensions})
+        except ValidationError as e:  # pragma: no cover - repaired parts validate
+            _pydantic_problems(report, e)
+    if survey is not None:
+        conditions = _check_semantics(survey, report, doc, unreliable)
         for key, value in extensions.items():
             EXTENSION_SECTIONS[key](value, survey, report)
-    elif questions:
-        # The header is broken, but the questions can still be checked among themselves.
-        try:
-            partial = Survey.model_validate(
-                {"spec_version": 1, "id": "x", "title": "x", "questions": [q.model_dump() for q in questions]}
-            )
-            ids = {q.id for q in partial.questions}
-            if len(ids) == len(questions) == len(raw_questions or []):
-                _check_semantics_questions_only(partial, report, doc)
-        except ValidationError:
-            pass
 
+    report.problems.sort(key=lambda p: (p.line, p.col))
     if report.errors or survey is None:
         raise DefinitionError(report.problems or [Problem(filename, 1, 1, "invalid survey")])
     version = hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
@@ -622,19 +626,87 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
     return CompiledSurvey(survey, conditions, warnings=list(report.problems), text=text)
 
 
-def _check_semantics_questions_only(survey: Survey, report: _Report, doc: Any) -> None:
-    """Expression and shape checks for the questions when the survey header is invalid."""
-    all_ids = [q.id for q in survey.questions]
-    earlier: dict[str, ex.AnswerInfo] = {}
-    for i, q in enumerate(survey.questions):
-        base: list[Any] = ["questions", i]
-        _check_question_shape(q, base, report, raw_question=_get(doc, "questions", i))
-        if q.show_if is not None:
-            env = ex.TypeEnv(answers=dict(earlier), later=frozenset(all_ids[i:]))
-            _, problems = ex.compile_expression(q.show_if, env)
-            for p in problems:
-                report.error(base + ["show_if"], f"show_if: {p.message}", offset=p.offset)
-        earlier[q.id] = _answer_info(q)
+_HEADER_FALLBACKS: dict[str, Any] = {"spec_version": 1, "id": "invalid", "title": "invalid"}
+_QUESTION_FALLBACKS: dict[str, Any] = {"type": "text", "text": "invalid"}
+
+
+def _repair(
+    report: _Report,
+    data: dict[str, Any],
+    validate: Callable[[dict[str, Any]], Any],
+    prefix: tuple[Any, ...],
+    fallbacks: dict[str, Any],
+) -> dict[str, Any]:
+    """Report every validation problem, then drop or replace the broken keys so the rest
+    of the document can still be checked (all problems in one run, not just the first)."""
+    for _round in range(4):
+        try:
+            validate(data)
+            return data
+        except ValidationError as e:
+            errors = [
+                err for err in e.errors(include_url=False)
+                if not _reported_elsewhere(err, data)
+            ]
+            if _round == 0 or errors:
+                _pydantic_problems(report, e, prefix, skip=lambda err: _reported_elsewhere(err, data))
+            errs = e.errors(include_url=False)
+            if any(not err["loc"] for err in errs):
+                return data
+            bad_items: dict[str, set[int]] = {}
+            broken: set[Any] = set()
+            for err in errs:
+                loc = err["loc"]
+                key = loc[0]
+                if (
+                    key != "choices" and len(loc) >= 2 and isinstance(loc[1], int)
+                    and isinstance(data.get(key), list) and len(loc) == 2
+                ):
+                    bad_items.setdefault(str(key), set()).add(loc[1])
+                else:
+                    broken.add(key)
+            for key, idxs in bad_items.items():
+                if key not in broken:
+                    data[key] = [v for n, v in enumerate(data[key]) if n not in idxs]
+            for key in broken:
+                if key == "id" and prefix:
+                    data["id"] = f"invalid_{prefix[-1]}"
+                elif key == "choices" and isinstance(data.get("choices"), list):
+                    data["choices"] = _repair_choices(data["choices"])
+                elif key in fallbacks:
+                    data[key] = fallbacks[key]
+                else:
+                    data.pop(key, None)
+            for key, value in fallbacks.items():
+                data.setdefault(key, value)
+    return data
+
+
+def _repair_choices(choices: list[Any]) -> list[Any]:
+    out = []
+    for j, c in enumerate(choices):
+        if not isinstance(c, dict):
+            continue
+        c = dict(c)
+        code = c.get("code")
+        if not isinstance(code, str) or not CODE_RE.match(code):
+            c["code"] = f"invalid_{j}" if code is None else re.sub(r"[^A-Za-z0-9_.-]", "_", str(code).lower()) or f"invalid_{j}"
+        c.setdefault("label", "invalid")
+        if not isinstance(c.get("label"), str | dict):
+            c["label"] = "invalid"
+        c = {k: v for k, v in c.items() if k in ("code", "label", "aliases", "score")}
+        if not isinstance(c.get("aliases", {}), dict):
+            c.pop("aliases")
+        out.append(c)
+    return out
+
+
+def _reported_elsewhere(err: Any, data: dict[str, Any]) -> bool:
+    """Choice codes of the wrong YAML type get their own, clearer message."""
+    loc = err["loc"]
+    return (
+        len(loc) >= 3 and loc[0] == "choices" and loc[-1] == "code" and err["type"] == "string_type"
+    )
 
 
 def load_file(path: str | Path) -> CompiledSurvey:
