@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import difflib
 import enum
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -450,7 +450,7 @@ class _Parser:
             return f"unexpected '{tok.text}'; did you mean '{tok.text.lower()}'?"
         return f"unexpected '{tok.text}'; expected an operator such as '==', 'and' or 'or'"
 
-    def parse_bool(self, op: str, parse_operand: Any) -> Node:
+    def parse_bool(self, op: str, parse_operand: Callable[[], Node]) -> Node:
         first = parse_operand()
         if not self.at_word(op):
             return first

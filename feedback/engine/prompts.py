@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from feedback.definition.fit import ivr_input
-from feedback.definition.model import FIXED_SCALES, Question, Survey, text_for
+from feedback.definition.model import Question, Survey, text_for
 from feedback.definition.templates import Placeholder, template
-from feedback.i18n import N_, join_list
-from feedback.i18n import tr
+from feedback.i18n import N_, join_list, tr
 
 #: Default end labels of the standard scales (translated through the catalogues).
 DEFAULT_END_LABELS: dict[str, tuple[str, str]] = {

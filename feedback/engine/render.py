@@ -13,6 +13,7 @@ from typing import Any
 
 from feedback.definition.fit import ivr_input
 from feedback.definition.segments import count_segments
+from feedback.i18n import tr
 
 from . import prompts
 from .interview import (
@@ -26,7 +27,6 @@ from .interview import (
     SurveyEnded,
     SurveyStarted,
 )
-from feedback.i18n import tr
 
 
 @dataclass

@@ -41,7 +41,7 @@ from typing import Any, Literal, TypeAlias
 import cn2an
 from rapidfuzz import fuzz
 
-from feedback.definition.model import Question, text_for
+from feedback.definition.model import Question
 
 __all__ = [
     "Command",
@@ -527,7 +527,7 @@ _YES_NO = _Lexicon(
 _YES_NO_WORDS = {"1": True, "2": False, "one": True, "two": False, "一": True, "二": False}
 
 
-def _yes_no_verdict(text: str) -> tuple[bool | None, Reason]:
+def _yes_no_verdict(text: str) -> tuple[bool | None, Reason | Literal[""]]:
     """(value, "") or (None, reason) for a free-text yes/no reply."""
     norm = _norm(text)
     bare = _bare(text)

@@ -255,3 +255,79 @@ class ApiKey(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class CallAttempt(db.Model):  # type: ignore[name-defined]
+    """One outbound (or inbound) phone call. Every attempt is kept."""
+
+    __tablename__ = "call_attempts"
+    __table_args__ = (Index("ix_call_attempts_contact_survey", "contact_id", "survey_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True)
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("sessions.id"), nullable=True, index=True)
+    direction: Mapped[str] = mapped_column(String(16), default="outbound")  # outbound|inbound
+    call_sid: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    to_number: Mapped[str] = mapped_column(String(32))
+    from_number: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    attempt_no: Mapped[int] = mapped_column(Integer, default=1)
+    #: Calls placed for the same request share a group (the first attempt's id).
+    group_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    answered_by: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    duration: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    locale: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    scheduled_for: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Message(db.Model):  # type: ignore[name-defined]
+    """One SMS / WhatsApp message, in or out, with its delivery status and segments."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_contact_time", "contact_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8))  # in|out
+    transport: Mapped[str] = mapped_column(String(16), default="sms")  # sms|whatsapp
+    message_sid: Mapped[str | None] = mapped_column(String(64), unique=True, nullable=True)
+    session_id: Mapped[str | None] = mapped_column(ForeignKey("sessions.id"), nullable=True, index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True)
+    from_number: Mapped[str] = mapped_column(String(64))
+    to_number: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text, default="")
+    segments: Mapped[int] = mapped_column(Integer, default=1)
+    encoding: Mapped[str] = mapped_column(String(8), default="GSM-7")
+    status: Mapped[str] = mapped_column(String(20), default="received")
+    error_code: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+    meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Job(db.Model):  # type: ignore[name-defined]
+    """The transactional outbox: a job written in the same transaction as what caused it.
+
+    A dispatcher moves due jobs onto rq queues (or runs them in-process when no
+    Redis is configured). Nothing is lost when Redis is down: rows stay pending.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_run_at", "status", "run_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))  # a function name in feedback.jobs
+    args: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    run_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending|enqueued|running|done|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
