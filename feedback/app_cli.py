@@ -18,7 +18,33 @@ def _app(load_surveys: bool = False):  # type: ignore[no-untyped-def]
     return create_app({"LOAD_SURVEYS_ON_START": load_surveys})
 
 
+#: Modules that add their own commands (``feedback call``, ``feedback sms``, ``feedback worker`` ...).
+#: Each defines ``register(cli)``; a module that is not there is skipped.
+COMMAND_MODULES = (
+    "channels.ivr.cli",
+    "channels.sms.cli",
+    "channels.chat.cli",
+    "channels.email.cli",
+    "feedback.triggers.cli",
+)
+
+
+def _register_command_modules(cli: click.Group) -> None:
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not name.startswith(e.name):
+                raise
+            continue
+        module.register(cli)
+
+
 def register(cli: click.Group) -> None:
+    _register_command_modules(cli)
+
     @cli.command()
     @click.option("--host", default="127.0.0.1", show_default=True)
     @click.option("--port", default=5000, show_default=True, type=int)
@@ -33,7 +59,7 @@ def register(cli: click.Group) -> None:
         """Database migrations."""
 
     @db.command("upgrade")
-    @click.option("--revision", default="head", show_default=True)
+    @click.option("--revision", default="heads", show_default=True)
     def db_upgrade(revision: str) -> None:
         """Create or migrate the database schema."""
         from feedback.store.migrate import upgrade

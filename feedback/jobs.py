@@ -31,6 +31,26 @@ QUEUE_NAME = "feedback"
 JOBS: dict[str, Callable[..., Any]] = {}
 BACKOFF_SECONDS = 30
 
+#: Modules that define jobs with :func:`job`; imported before a job is looked up, so a
+#: worker process knows every job whichever module scheduled it. Missing ones are skipped.
+JOB_MODULES = (
+    "channels.ivr.jobs",
+    "channels.sms.jobs",
+    "channels.email.jobs",
+    "feedback.triggers.jobs",
+)
+
+
+def load_job_modules() -> None:
+    import importlib
+
+    for name in JOB_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not name.startswith(e.name):
+                raise
+
 
 def job(fn: Callable[..., Any]) -> Callable[..., Any]:
     """Register a module-level job function under its name."""
@@ -46,6 +66,8 @@ def schedule(
     max_attempts: int = 5,
 ) -> Job:
     """Add a job to the outbox in the current transaction (the caller commits)."""
+    if name not in JOBS:
+        load_job_modules()
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}")
     if dedupe_key:
@@ -132,6 +154,8 @@ def run_job(job_id: int, now: dt.datetime | None = None) -> str:
         return "skipped"
     row = db.session.get(Job, job_id)
     assert row is not None
+    if row.name not in JOBS:
+        load_job_modules()
     fn = JOBS.get(row.name)
     try:
         if fn is None:

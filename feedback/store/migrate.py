@@ -20,7 +20,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(app: Flask, revision: str = "head") -> None:
+def upgrade(app: Flask, revision: str = "heads") -> None:
     url = app.config["SQLALCHEMY_DATABASE_URI"]
     if url.startswith("sqlite:///"):
         Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
