@@ -63,7 +63,10 @@ def _register_optional_channels(app: Flask) -> None:
     """Channels added by later parts register themselves here when present."""
     import importlib
 
-    for name in ("channels.ivr", "channels.sms", "channels.chat", "channels.email", "feedback.intercept"):
+    for name in (
+        "channels.ivr", "channels.sms", "channels.chat", "channels.email",
+        "feedback.triggers", "feedback.intercept",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
