@@ -25,6 +25,10 @@ ENV_KEYS = (
     "SURVEY_DEFS",
     "TRUSTED_PROXIES",
     "INVITATION_MAX_AGE_DAYS",
+    "SMS_SESSION_HOURS",
+    "CHAT_SESSION_HOURS",
+    "TWILIO_WHATSAPP_FROM",
+    "CHAT_ALLOWED_ORIGINS",
 )
 
 
@@ -42,6 +46,14 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_DEFS": "survey_defs",
         "TRUSTED_PROXIES": 0,
         "INVITATION_MAX_AGE_DAYS": 30,
+        # SMS / WhatsApp and chat sessions end (kept as partial) after this many hours
+        # without a reply; a survey's sms.expiry_hours wins for its SMS sessions.
+        "SMS_SESSION_HOURS": 24,
+        "CHAT_SESSION_HOURS": 24,
+        # The WhatsApp sender ("+1555..." or "whatsapp:+1555..."); default TWILIO_FROM_NUMBER.
+        "TWILIO_WHATSAPP_FROM": None,
+        # Origins allowed to call the chat API from a browser ("*" or a space-separated list).
+        "CHAT_ALLOWED_ORIGINS": "*",
         "LOAD_SURVEYS_ON_START": True,
         "WTF_CSRF_TIME_LIMIT": None,
         "JSON_SORT_KEYS": False,
@@ -63,6 +75,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         config.update(overrides)
     config["TRUSTED_PROXIES"] = int(config.get("TRUSTED_PROXIES") or 0)
     config["INVITATION_MAX_AGE_DAYS"] = float(config.get("INVITATION_MAX_AGE_DAYS") or 30)
+    config["SMS_SESSION_HOURS"] = float(config.get("SMS_SESSION_HOURS") or 24)
+    config["CHAT_SESSION_HOURS"] = float(config.get("CHAT_SESSION_HOURS") or 24)
     if not config.get("SECRET_KEY"):
         config["SECRET_KEY"] = _instance_secret(instance_path)
     url = str(config["DATABASE_URL"])

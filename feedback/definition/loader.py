@@ -556,6 +556,12 @@ def _check_channel_settings(survey: Survey, report: _Report) -> None:
             )
     if survey.sms.keywords and "sms" not in survey.channels:
         report.warning(["sms", "keywords"], "sms keywords are set but 'sms' is not in channels")
+    template = survey.sms.whatsapp_template
+    if template is not None:
+        # Variables are filled when the template is sent: no answers exist yet.
+        ids = {q.id for q in survey.questions}
+        for key, value in template.variables.items():
+            _check_text_templates(report, ["sms", "whatsapp_template", "variables", key], value, set(), ids)
     if survey.ivr.numbers and "ivr" not in survey.channels:
         report.warning(["ivr", "numbers"], "ivr numbers are set but 'ivr' is not in channels")
 

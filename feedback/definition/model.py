@@ -251,8 +251,26 @@ class IvrSettings(_Frozen):
     min_confidence: float = Field(default=0.5, ge=0, le=1)
 
 
+def _check_template_variables(value: Any) -> Any:
+    """Twilio ContentVariables keys are texts ("1", "2" or names); YAML may give numbers."""
+    if isinstance(value, dict):
+        return {str(k): v for k, v in value.items()}
+    return value
+
+
+class WhatsAppTemplate(_Frozen):
+    """An approved WhatsApp template (Twilio Content API) that opens a conversation outside
+    the 24-hour window. ``variables`` fill the template's ``{{1}}``, ``{{2}}`` ... and may pipe
+    ``{{ contact.* }}`` and ``{{ event.* }}``."""
+
+    content_sid: str = Field(pattern=r"^HX[0-9a-fA-F]{32}$")
+    variables: Annotated[dict[str, LText], BeforeValidator(_check_template_variables)] = {}
+
+
 class SmsSettings(_Frozen):
     keywords: list[str] = []
+    #: WhatsApp: the template that starts a survey outside the customer's 24-hour window.
+    whatsapp_template: WhatsAppTemplate | None = None
     #: Prompts longer than this many segments get a validation warning.
     max_segments: int = Field(default=3, ge=1, le=10)
     #: Hours after which an unanswered SMS session expires (kept as partial).

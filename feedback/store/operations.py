@@ -245,8 +245,10 @@ def start_session(
     meta: Mapping[str, Any] | None = None,
     version_id: int | None = None,
     seed: int | None = None,
+    commit: bool = True,
 ) -> Turn:
-    """Start an interview and its (partial) response. Commits."""
+    """Start an interview and its (partial) response. Commits (unless ``commit=False``:
+    then the caller's operation commits it together with what it adds)."""
     if version_id is None:
         version, _ = current_version(survey_id)
         version_id = version.id
@@ -290,7 +292,8 @@ def start_session(
     db.session.add(response)
     db.session.flush()
     _persist_events(session, response, state, events)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return Turn(session, events)
 
 
