@@ -48,6 +48,28 @@ def register_extension(key: str, checker: Callable[..., None]) -> None:
     EXTENSION_SECTIONS[key] = checker
 
 
+#: Pure modules that register a section checker when imported. They are imported before
+#: the first survey is loaded, whatever imported the loader; a module that is not
+#: there (a part not installed) is skipped. Add yours to the tuple.
+EXTENSION_MODULES: tuple[str, ...] = ("feedback.intercept.definition",)
+_extensions_imported = False
+
+
+def import_extensions() -> None:
+    global _extensions_imported
+    if _extensions_imported:
+        return
+    _extensions_imported = True
+    import importlib
+
+    for name in EXTENSION_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not name.startswith(e.name):
+                raise
+
+
 @dataclass
 class CompiledSurvey:
     """A validated survey with its conditions and templates parsed once."""
@@ -126,9 +148,50 @@ class _Locator:
 
     def quoted(self, path: list[Any]) -> bool:
         """Whether the scalar at ``path`` was written quoted (so text offsets shift by one)."""
-        parent = self.node(path[:-1])
-        value = parent[path[-1]] if parent is not None else None
-        return bool(getattr(value, "style", None) in ("'", '"'))
+        return bool(getattr(self.node(path), "style", None) in ("'", '"'))
+
+
+def _text_position(
+    lines: list[str], line: int, col: int, value: Any, offset: int
+) -> tuple[int, int]:
+    """The (line, col) of character ``offset`` of a scalar that starts at (line, col).
+
+    Follows how the scalar was written: plain, quoted (escapes take more source
+    characters than they stand for), or a literal / folded block (``|``, ``>``) whose
+    text starts on the next line.
+    """
+    style = getattr(value, "style", None)
+    if style in ("|", ">"):
+        k = line  # 0-based index of the line after the indicator
+        while k < len(lines) and not lines[k].strip():
+            k += 1
+        if k >= len(lines):
+            return line, col
+        indent = len(lines[k]) - len(lines[k].lstrip(" "))
+        remaining = offset
+        while k < len(lines):
+            text = lines[k][indent:] if lines[k].strip() else ""
+            if remaining <= len(text):
+                return k + 1, indent + remaining + 1
+            remaining -= len(text) + 1
+            k += 1
+            if k < len(lines) and lines[k].strip() and len(lines[k]) - len(lines[k].lstrip(" ")) < indent:
+                break
+        return line, col
+    if style in ("'", '"') and 0 < line <= len(lines):
+        src = lines[line - 1]
+        i, seen = col, 0  # col (1-based) of the quote is index col-1; text starts at index col
+        escapes = {"x": 4, "u": 6, "U": 10}
+        while seen < offset and i < len(src):
+            if style == '"' and src[i] == "\\":
+                i += escapes.get(src[i + 1] if i + 1 < len(src) else "", 2)
+            elif style == "'" and src[i : i + 2] == "''":
+                i += 2
+            else:
+                i += 1
+            seen += 1
+        return line, i + 1
+    return line, col + offset
 
 
 def _plain(node: Any) -> Any:
@@ -157,9 +220,10 @@ def suggest(word: str, options: Iterable[str]) -> str:
 
 
 class _Report:
-    def __init__(self, filename: str, locator: _Locator) -> None:
+    def __init__(self, filename: str, locator: _Locator, lines: list[str] | None = None) -> None:
         self.filename = filename
         self.loc = locator
+        self.lines = lines or []
         self.problems: list[Problem] = []
 
     def at(self, line: int, col: int, message: str, severity: str = "error") -> None:
@@ -167,10 +231,10 @@ class _Report:
         if problem not in self.problems:
             self.problems.append(problem)
 
-    def error(self, path: list[Any], message: str, *, key: bool = False, offset: int = 0) -> None:
+    def error(self, path: list[Any], message: str, *, key: bool = False, offset: int | None = None) -> None:
         line, col = self.loc.key(path) if key else self.loc.value(path)
-        if offset and path and not key:
-            col += offset + (1 if self.loc.quoted(path) else 0)
+        if offset is not None and path and not key:
+            line, col = _text_position(self.lines, line, col, self.loc.node(path), offset)
         self.at(line, col, message)
 
     def warning(self, path: list[Any], message: str, *, key: bool = False) -> None:
@@ -191,6 +255,7 @@ def _known_keys_at(path: tuple[Any, ...]) -> list[str]:
     from . import model as m
 
     names = [p for p in path if isinstance(p, str)]
+    import_extensions()
     table: dict[tuple[str, ...], type[BaseModel]] = {
         (): m.Survey,
         ("questions",): m.Question,
@@ -568,7 +633,9 @@ def _check_channel_settings(survey: Survey, report: _Report) -> None:
 
 def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
     """Validate and compile a survey from YAML text. Raises DefinitionError with every problem."""
+    import_extensions()
     yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True  # quoted choice codes and text offsets need the style
     try:
         doc = yaml.load(text)
     except MarkedYAMLError as e:
@@ -576,15 +643,29 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = e.problem or e.context or "invalid YAML"
         hint = ""
+        ctx_mark = e.context_mark
+        if e.context and e.problem and ctx_mark is not None and e.problem_mark is not None and (
+            ctx_mark.line != e.problem_mark.line or ctx_mark.column != e.problem_mark.column
+        ):
+            hint = f" ({e.context} that starts at line {ctx_mark.line + 1}, column {ctx_mark.column + 1})"
         if "found character '\\t'" in problem or "\t" in str(e):
             hint = " (YAML does not allow tabs for indentation; use spaces)"
+        dup = re.match(r'found duplicate key "(.*?)"', problem)
+        if dup:
+            first = ""
+            for n, src in enumerate(text.splitlines()[: line - 1], start=1):
+                if src[col - 1 :].startswith(f"{dup.group(1)}:") and not src[: col - 1].strip(" -"):
+                    first = f" (first on line {n})"
+            raise DefinitionError(
+                [Problem(filename, line, col, f"duplicate key '{dup.group(1)}' in the same map{first}")]
+            ) from None
         raise DefinitionError([Problem(filename, line, col, f"YAML syntax error: {problem}{hint}")]) from None
     except YAMLError as e:
         raise DefinitionError([Problem(filename, 1, 1, f"YAML error: {e}")]) from None
     locator = _Locator(doc)
-    report = _Report(filename, locator)
+    report = _Report(filename, locator, text.splitlines())
     if not isinstance(doc, CommentedMap):
-        what = "empty" if doc is None else f"a {type(doc).__name__}"
+        what = "empty" if doc is None else "a list" if isinstance(doc, list) else f"a single value ({doc!r:.40})"
         raise DefinitionError([Problem(filename, 1, 1, f"a survey file must be a YAML map, but this one is {what}")])
 
     raw = _plain(doc)
@@ -718,13 +799,21 @@ def _reported_elsewhere(err: Any, data: dict[str, Any]) -> bool:
 def load_file(path: str | Path) -> CompiledSurvey:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise DefinitionError([Problem(str(path), 1, 1, "no such file")]) from None
-    except UnicodeDecodeError as e:
-        raise DefinitionError([Problem(str(path), 1, 1, f"the file is not UTF-8 text ({e.reason})")]) from None
+    except IsADirectoryError:
+        raise DefinitionError([Problem(str(path), 1, 1, "this is a folder, not a survey file")]) from None
     except OSError as e:
         raise DefinitionError([Problem(str(path), 1, 1, f"cannot read the file: {e.strerror}")]) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = len(data[data.rfind(b"\n", 0, e.start) + 1 : e.start].decode("utf-8", "replace")) + 1
+        raise DefinitionError(
+            [Problem(str(path), line, col, f"the file is not UTF-8 text (byte 0x{data[e.start]:02x}); save it as UTF-8")]
+        ) from None
     return load_text(text, str(path))
 
 

@@ -19,8 +19,9 @@ def json_schema() -> dict[str, Any]:
         "One survey for every channel (web, email, IVR, SMS, chat). "
         "Text is a plain string or a map of locale to text."
     )
-    from .loader import EXTENSION_SECTIONS
+    from .loader import EXTENSION_SECTIONS, import_extensions
 
+    import_extensions()
     for key in EXTENSION_SECTIONS:
         props.setdefault(key, {"description": f"the {key} section"})
     return schema

@@ -331,3 +331,47 @@ class Job(db.Model):  # type: ignore[name-defined]
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True, nullable=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
+
+
+class InterceptSite(db.Model):  # type: ignore[name-defined]
+    """A website that embeds the intercept loader: ``<script ... data-site="KEY">``.
+
+    The key is public (it is in the page's HTML); it only says which surveys' intercept
+    rules apply on the site (those whose ``intercept: {site: NAME}`` names it). The identity
+    secret is private: the site's server signs a visitor's contact id with it so that a
+    browser cannot claim to be someone else.
+    """
+
+    __tablename__ = "intercept_sites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key: Mapped[str] = mapped_column(String(64), unique=True)
+    #: Origins (``https://shop.example.com``) allowed to use the key; empty = any.
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    identity_secret: Mapped[str] = mapped_column(String(128))
+    #: Accept a contact id from the page without a signature (intranets, demos).
+    trust_identity: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class InterceptDisplay(db.Model):  # type: ignore[name-defined]
+    """One time the intercept opened a survey for a visitor, and how it ended."""
+
+    __tablename__ = "intercept_displays"
+    __table_args__ = (
+        Index("ix_intercept_displays_contact_survey", "contact_id", "survey_id"),
+        Index("ix_intercept_displays_visitor_survey", "visitor_id", "survey_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    site_id: Mapped[int] = mapped_column(ForeignKey("intercept_sites.id"), index=True)
+    survey_id: Mapped[str] = mapped_column(ForeignKey("surveys.id"))
+    visitor_id: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"), nullable=True)
+    page_url: Mapped[str] = mapped_column(Text, default="")
+    locale: Mapped[str] = mapped_column(String(20), default="")
+    status: Mapped[str] = mapped_column(String(16), default="shown")  # shown|answered|dismissed
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)

@@ -1,0 +1,7 @@
+"""HTTP endpoints of the web intercept (being built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+bp = Blueprint("intercept", __name__)
