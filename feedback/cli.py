@@ -46,8 +46,10 @@ def validate(paths: tuple[Path, ...], quiet: bool) -> None:
     from feedback.definition.loader import load_file, survey_files
 
     files = survey_files(paths)
+    empty = [p for p in paths if p.is_dir() and not survey_files([p])]
+    for folder in empty:
+        click.echo(f"{folder}: no survey files (*.yaml, *.yml) in this folder", err=True)
     if not files:
-        click.echo("no survey files found", err=True)
         sys.exit(1)
     failed = 0
     for path in files:
@@ -59,11 +61,13 @@ def validate(paths: tuple[Path, ...], quiet: bool) -> None:
             compiled = load_file(path)
         except DefinitionError as e:
             failed += 1
-            for p in e.problems:
+            shown = e.problems if quiet else e.problems + e.warnings
+            for p in sorted(shown, key=lambda p: (p.line, p.col)):
                 click.echo(str(p), err=True)
-            if not quiet:
-                for p in e.warnings:
-                    click.echo(str(p), err=True)
+            continue
+        except Exception as e:  # noqa: BLE001 - a checker bug must not become a traceback
+            failed += 1
+            click.echo(f"{path}:1:1: this file could not be checked ({type(e).__name__}: {e})", err=True)
             continue
         if not quiet:
             for p in compiled.warnings:
@@ -71,6 +75,7 @@ def validate(paths: tuple[Path, ...], quiet: bool) -> None:
     ok = len(files) - failed
     if failed:
         click.echo(f"{failed} of {len(files)} survey files have errors", err=True)
+    if failed or empty:
         sys.exit(1)
     click.echo(f"{ok} survey file{'s' if ok != 1 else ''} valid")
 
@@ -97,7 +102,8 @@ def schema(output: Path | None) -> None:
 
 @cli.command()
 @click.argument("survey_file", type=click.Path(path_type=Path))
-@click.option("--channel", type=click.Choice(["ivr", "sms", "chat", "web"]), default="web", show_default=True)
+@click.option("--channel", type=click.Choice(["ivr", "sms", "chat", "web", "email"]), default="web",
+              show_default=True, help="email runs as web, the first answer coming from the invitation.")
 @click.option("--locale", help="Locale to run in (default: the survey's default).")
 @click.option("--answer", "answers", multiple=True, help="A scripted answer; repeat for each turn. "
               "IVR: dtmf:7 is a keypad entry, other text is speech; '(silence)' is no input, "
@@ -136,12 +142,14 @@ def simulate(
         ):
             click.echo('--context must be an object like {"contact": {...}, "event": {...}}', err=True)
             sys.exit(1)
-    if locale and locale not in compiled.survey.all_locales:
-        click.echo(
-            f"--locale: the survey has no locale '{locale}' (it has {', '.join(compiled.survey.all_locales)})",
-            err=True,
-        )
-        sys.exit(1)
+    if locale is not None:
+        known = compiled.survey.all_locales
+        picked = compiled.survey.pick_locale(locale)
+        same_language = picked.split("-")[0].lower() == locale.replace("_", "-").split("-")[0].lower()
+        if not locale.strip() or not same_language:
+            click.echo(f"--locale: the survey has no locale '{locale}' (it has {', '.join(known)})", err=True)
+            sys.exit(1)
+        locale = picked
     if channel not in compiled.survey.channels:
         click.echo(
             f"note: the survey does not declare the {channel} channel "

@@ -2,7 +2,8 @@
 
 IVR shows what the call would say and how to answer on the keypad; SMS shows
 each message with its segment count; chat shows messages and quick replies;
-web shows each page's question and options.
+web shows each page's question and options (email runs as web: the first
+question is the one embedded in the invitation).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from feedback.engine.interview import (
     Interview,
     NoInput,
     QuestionAsked,
+    QuestionSkipped,
     Recording,
     Reprompt,
     Speech,
@@ -32,6 +34,8 @@ from feedback.engine.interview import (
     Text,
 )
 from feedback.engine.render import messages, spoken
+from feedback.engine.understanding import understand_yes_no
+from feedback.i18n import tr
 
 Printer = Callable[[str], None] | None
 
@@ -87,7 +91,7 @@ class Simulation:
             if r.lower().startswith("record:"):
                 return Recording("simulated://recording", duration=5, transcript=r[7:].strip() or None)
             return Speech(r, confidence=0.9)
-        if self.channel == "web":
+        if self.channel in ("web", "email"):
             assert self.state is not None and self.state.current is not None
             q = self.interview.question(self.state.current)
             if r.lower() == "(back)":
@@ -104,8 +108,12 @@ class Simulation:
                     picked.append(order[int(part) - 1] if part.isdigit() and 0 < int(part) <= len(order) else part)
                 value = picked if q.type == "multiple_choice" else (picked[0] if picked else "")
             elif q.type == "yes_no":
-                value = {"y": "yes", "n": "no"}.get(r.lower(), r.lower())
-            return FormValues({q.id: value})
+                # Clicking "Yes" or "No": the simulator also takes y/n, 1/2 and 是/否.
+                said = understand_yes_no(r, self.state.locale) if r else None
+                value = r if said is None else ("yes" if said else "no")
+            # An email invitation carries the first question; the rest is on the web page.
+            first = self.channel == "email" and self.state.step == 0
+            return FormValues({q.id: value}, modality="email" if first else "web")
         return Text(reply)
 
     def _order(self, qid: str) -> list[str]:
@@ -115,14 +123,17 @@ class Simulation:
 
     def _show(self, events: list[Event], printer: Printer) -> None:
         assert self.state is not None
+        for ev in events:
+            if isinstance(ev, AnswerAccepted):
+                self.transcript.append({"event": "answer", "question": ev.question_id, "value": ev.value})
+            elif isinstance(ev, QuestionSkipped):
+                self.transcript.append({"event": "skip", "question": ev.question_id, "reason": ev.reason})
         if self.channel == "ivr":
             for turn in spoken(self.interview, self.state, events):
                 if turn.say:
                     self._say("system", turn.say, printer, kind=turn.kind)
                 if turn.gather and printer:
-                    g = turn.gather
-                    keys = f"{g['num_digits']} key" if g["num_digits"] else "keys, then #"
-                    printer(f"    [gather {g['input']}: {keys}; timeout {g['timeout']}s]")
+                    printer(f"    [{describe_gather(turn.gather)}]")
                 if turn.record and printer:
                     printer(f"    [record up to {turn.record['max_length']}s]")
                 if turn.hangup and printer:
@@ -138,9 +149,6 @@ class Simulation:
                     printer("    [" + " | ".join(r["label"] for r in m.quick_replies) + "]")
         else:
             self._show_web(events, printer)
-        for ev in events:
-            if isinstance(ev, AnswerAccepted):
-                self.transcript.append({"event": "answer", "question": ev.question_id, "value": ev.value})
 
     def _show_web(self, events: list[Event], printer: Printer) -> None:
         survey = self.interview.survey
@@ -151,7 +159,7 @@ class Simulation:
             elif isinstance(ev, QuestionAsked):
                 q = self.interview.question(ev.question_id)
                 done, total = self.interview.progress(self.state)
-                lines = [f"[{done + 1}/{total}] {ev.text}" + ("" if q.required else "  (optional)")]
+                lines = [f"[{done + 1}/{total}] {ev.text}" + ("" if q.required else "  " + tr(loc, "(optional)"))]
                 rng = q.scale_range
                 if rng:
                     labels = prompts.end_labels(survey, q, loc)
@@ -162,14 +170,15 @@ class Simulation:
                     for n, c in enumerate(prompts.ordered_choices(q, ev.choice_order), 1):
                         lines.append(f"    {box} {n}. {survey.text(c.label, loc)}")
                 elif q.type == "yes_no":
-                    lines.append("    ( ) yes   ( ) no")
+                    lines.append(f"    ( ) {tr(loc, 'Yes')}   ( ) {tr(loc, 'No')}")
                 self._say("system", "\n".join(lines), printer, kind="question")
             elif isinstance(ev, Reprompt):
                 self._say("system", f"! {ev.hint}", printer, kind="reprompt")
             elif isinstance(ev, SurveyCompleted):
-                self._say("system", ev.outro or "Thank you!", printer, kind="outro")
-            elif isinstance(ev, SurveyEnded):
-                self._say("system", f"(survey ended: {ev.status})", printer, kind="end")
+                self._say("system", ev.outro or tr(loc, "Thank you!"), printer, kind="outro")
+            elif isinstance(ev, SurveyEnded) and ev.reason == "max_attempts":
+                self._say("system", tr(loc, "Sorry, we could not understand. Thank you for your time."),
+                          printer, kind="end")
 
     def _say(self, who: str, text: str, printer: Printer, kind: str, extra: dict[str, Any] | None = None) -> None:
         self.transcript.append({"from": who, "kind": kind, "text": text, **(extra or {})})
@@ -186,3 +195,18 @@ class Simulation:
             "skipped": list(state.skipped) if state else [],
             "transcript": self.transcript,
         }
+
+
+def describe_gather(gather: dict[str, Any]) -> str:
+    """What the phone listens for, e.g. "listen for keypad (1 key) or speech; timeout 6s"."""
+    mode = str(gather.get("input") or "")
+    parts = []
+    if "dtmf" in mode:
+        digits = gather.get("num_digits")
+        if digits:
+            parts.append(f"keypad ({digits} key{'s' if digits != 1 else ''})")
+        else:
+            parts.append(f"keypad (keys, then {gather.get('finish_on_key') or '#'})")
+    if "speech" in mode:
+        parts.append("speech")
+    return f"listen for {' or '.join(parts) or mode}; timeout {gather.get('timeout')}s"

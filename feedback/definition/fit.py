@@ -70,6 +70,13 @@ def _fit_ivr(q: Question, base: list[Any], report: Any) -> None:
             base + ["type"],
             "ivr: negative or decimal numbers cannot be typed on a keypad; callers will need speech",
         )
+    rng = q.scale_range
+    if rng is not None and rng[0] < 0 and mode == "dtmf":
+        report.error(
+            base + ["scale"],
+            f"ivr: a scale from {rng[0]} cannot be keyed on a keypad; use a scale from 0 or 1, "
+            "or ivr: {input: speech}",
+        )
     if q.type == "multiple_choice" and mode == "dtmf" and q.min_choices and q.min_choices > 1:
         report.warning(base + ["type"], "ivr: callers must press several keys in one go for this question")
 

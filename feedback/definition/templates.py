@@ -54,18 +54,60 @@ class Template:
         fmt: Callable[[Placeholder, Any], str] | None = None,
     ) -> str:
         out: list[str] = []
+        gap = False  # the previous placeholder rendered as nothing
         for part in self.parts:
             if isinstance(part, str):
-                out.append(part)
+                out.append(_close_gap(out, part) if gap else part)
+                gap = False
                 continue
             value: Any = scope.get(part.root)
             for key in part.path:
                 value = value.get(key) if isinstance(value, Mapping) else None
             if value is None or value == "" or value == []:
-                out.append(part.default or "")
+                text = part.default or ""
             else:
-                out.append(fmt(part, value) if fmt else str(value))
+                text = fmt(part, value) if fmt else str(value)
+            if text:
+                out.append(text)
+            gap = not text
+        if gap and out:
+            out[-1] = out[-1].rstrip(" ")
         return "".join(out)
+
+
+#: Punctuation that takes no space before it (Latin and full-width).
+_NO_SPACE_BEFORE = frozenset(".,;:!?)]}…。，、；：！？）」』》")
+
+
+def _is_cjk(ch: str) -> bool:
+    return "\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef"
+
+
+def _close_gap(out: list[str], following: str) -> str:
+    """Tidy the spaces around a placeholder that rendered as nothing.
+
+    "Your ticket {{ event.id | default('') }} was closed" must not read "ticket  was",
+    "order {{ event.order_id }}?" must not read "order ?", and in Chinese
+    "订单 {{ event.order_id }} 满意吗" reads "订单满意吗".
+    """
+    if not out or not out[-1].endswith(" ") or not following:
+        return following
+    before = out[-1].rstrip(" ")
+    after = following.lstrip(" ")
+    if not after:
+        out[-1] = before
+        return after
+    if not before:
+        return after
+    if after[0] in _NO_SPACE_BEFORE:
+        out[-1] = before
+        return after
+    if _is_cjk(before[-1]) and _is_cjk(after[0]):
+        out[-1] = before
+        return after
+    if following[0] == " ":
+        return after  # "a  b" -> "a b": one of the two spaces goes
+    return following
 
 
 def parse_template(source: str) -> tuple[Template, list[TemplateProblem]]:

@@ -26,6 +26,7 @@ from .understanding import (
     NotUnderstood,
     Understood,
     understand,
+    understand_command,
     understand_yes_no,
 )
 
@@ -195,6 +196,14 @@ class State:
             raise EngineError(f"unknown interview state format {state.format}")
         if state.status not in ("active", "complete", "partial", "abandoned"):
             raise EngineError(f"unknown interview status {state.status!r}")
+        for name, kind in _STATE_TYPES.items():
+            value = getattr(state, name)
+            if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+                raise EngineError(f"interview state field '{name}' has the wrong type")
+        if not all(isinstance(x, str) for x in state.skipped + state.path):
+            raise EngineError("interview state lists question ids that are not text")
+        if state.pending is not None and "value" not in state.pending:
+            raise EngineError("interview state has a pending confirmation without a value")
         return state
 
     @property
@@ -210,6 +219,23 @@ class State:
             "channel": self.channel,
             "locale": self.locale,
         }
+
+
+_STATE_TYPES: dict[str, type | tuple[type, ...]] = {
+    "survey_id": str,
+    "version": str,
+    "channel": str,
+    "locale": str,
+    "seed": int,
+    "context": dict,
+    "current": (str, type(None)),
+    "attempts": int,
+    "step": int,
+    "answers": dict,
+    "skipped": list,
+    "path": list,
+    "pending": (dict, type(None)),
+}
 
 
 def choice_order(state: State, q: Question) -> list[str]:
@@ -309,12 +335,15 @@ class Interview:
     def _one(self, st: State, inp: Input, events: list[Event]) -> None:
         q = self.survey.question(st.current or "")
         if isinstance(inp, NoInput):
+            st.pending = None  # an unanswered "did you say 8?" is not a yes
             self._failed(st, q, "no_input", events)
             return
         raw, modality, confidence = _raw_of(inp)
         if st.pending is not None:
-            self._confirm(st, q, raw, modality, events)
-            return
+            if not isinstance(inp, Recording):
+                self._confirm(st, q, raw, modality, events)
+                return
+            st.pending = None
         if isinstance(inp, Recording):
             if q.type != "text":
                 self._failed(st, q, "unrecognised", events)
@@ -368,8 +397,16 @@ class Interview:
         pending = st.pending or {}
         said = raw.strip()
         if modality == "keypad":
-            yes = True if said.rstrip("#") == "1" else False if said.rstrip("#") == "2" else None
+            keys = said.rstrip("#")
+            if keys == "*":
+                events.append(self._confirmation(st, q, pending.get("value")))
+                return
+            yes = True if keys == "1" else False if keys == "2" else None
         else:
+            command = understand_command(said)
+            if command == "repeat":
+                events.append(self._confirmation(st, q, pending.get("value")))
+                return
             yes = understand_yes_no(said, st.locale)
         if yes is True:
             st.pending = None
@@ -394,6 +431,8 @@ class Interview:
 
     def _form(self, st: State, inp: FormValues, events: list[Event]) -> None:
         """Web forms: answer the current question, and following ones present in the form."""
+        if not isinstance(inp.values, Mapping):
+            raise EngineError("form values must be a mapping of question id to value")
         while st.status == "active" and st.current is not None:
             q = self.survey.question(st.current)
             if q.id not in inp.values:
@@ -414,7 +453,7 @@ class Interview:
             )
             if isinstance(result, Command) and result.name != "skip":
                 result = NotUnderstood("unrecognised")
-            raw = ",".join(value) if isinstance(value, list) else str(value)
+            raw = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
             before = len(events)
             self._apply(st, q, result, raw, inp.modality, None, events)
             if any(isinstance(e, Reprompt) for e in events[before:]):
@@ -525,26 +564,54 @@ class Interview:
 
 def _raw_of(inp: Input) -> tuple[str, str, float | None]:
     if isinstance(inp, Digits):
-        return inp.digits, "keypad", None
-    if isinstance(inp, Speech):
-        return inp.transcript, "speech", inp.confidence
-    if isinstance(inp, Text):
-        return inp.text, "text", None
-    if isinstance(inp, Recording):
-        return inp.url, "speech", None
-    raise EngineError(f"unsupported input {type(inp).__name__}")
+        raw, modality, confidence = inp.digits, "keypad", None
+    elif isinstance(inp, Speech):
+        raw, modality, confidence = inp.transcript, "speech", inp.confidence
+        if confidence is not None and (
+            isinstance(confidence, bool) or not isinstance(confidence, int | float)
+        ):
+            raise EngineError("speech confidence must be a number from 0 to 1")
+    elif isinstance(inp, Text):
+        raw, modality, confidence = inp.text, "text", None
+    elif isinstance(inp, Recording):
+        raw, modality, confidence = inp.url, "speech", None
+    else:
+        raise EngineError(f"unsupported input {type(inp).__name__}")
+    if not isinstance(raw, str):
+        raise EngineError(f"{type(inp).__name__} input must carry text")
+    return raw, modality, confidence
 
 
 def _clean_context(context: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``{"contact": {...}, "event": {...}}`` as plain JSON data (it is kept in the state)."""
     if context is None:
         return {"contact": {}, "event": {}}
     if not isinstance(context, Mapping):
         raise EngineError("context must be an object with 'contact' and 'event'")
-    out = {"contact": dict(context.get("contact") or {}), "event": dict(context.get("event") or {})}
+    out: dict[str, Any] = {}
     for key in ("contact", "event"):
-        if not isinstance(context.get(key) or {}, Mapping):
+        part = context.get(key) or {}
+        if not isinstance(part, Mapping):
             raise EngineError(f"context.{key} must be an object")
+        out[key] = _json_data(dict(part), f"context.{key}")
     return out
+
+
+def _json_data(value: Any, where: str, depth: int = 0) -> Any:
+    """``value`` as JSON data (str keys; str, number, bool, null, list, object)."""
+    if depth > 20:
+        raise EngineError(f"{where} is nested too deeply")
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise EngineError(f"{where} holds a number JSON cannot represent")
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _json_data(v, f"{where}.{k}", depth + 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_data(v, where, depth + 1) for v in value]
+    raise EngineError(f"{where} holds a {type(value).__name__}, which is not JSON data")
 
 
 def start(

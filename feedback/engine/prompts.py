@@ -9,6 +9,7 @@ no channel invents its own wording.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -145,10 +146,8 @@ def sms_question_text(
 ) -> str:
     text = question_text(survey, q, channel, locale, piped or {})
     options = sms_options(survey, q, locale, order)
-    if not q.required and q.type != "text":
-        options = (options + " " if options else "") + tr(locale, "(SKIP to skip)")
-    elif not q.required:
-        options = tr(locale, "(SKIP to skip)")
+    if not q.required:
+        options = join_sentences(options, tr(locale, "(SKIP to skip)"))
     return f"{text}\n{options}" if options else text
 
 
@@ -237,7 +236,7 @@ def ivr_instructions(survey: Survey, q: Question, locale: str, order: Sequence[s
             text = tr(locale, "%(options)s.", options=tr(locale, "; ").join(parts))
             text = text[0].upper() + text[1:]
             if q.type == "multiple_choice":
-                text += " " + tr(locale, "You can press several keys, then press pound.")
+                text = join_sentences(text, tr(locale, "You can press several keys, then press pound."))
             return text
         labels = [survey.text(c.label, locale) for c in choices]
         return tr(locale, "You can say: %(options)s.", options=join_list(labels, locale))
@@ -257,7 +256,9 @@ def ivr_prompt(
     scope: Mapping[str, Any],
     order: Sequence[str] | None = None,
 ) -> str:
-    return f"{question_text(survey, q, 'ivr', locale, scope)} {ivr_instructions(survey, q, locale, order)}".strip()
+    return join_sentences(
+        question_text(survey, q, "ivr", locale, scope), ivr_instructions(survey, q, locale, order)
+    )
 
 
 def speech_hints(survey: Survey, q: Question, locale: str) -> list[str]:
@@ -274,40 +275,88 @@ def speech_hints(survey: Survey, q: Question, locale: str) -> list[str]:
 # -- hints -------------------------------------------------------------------------------------
 
 
+def hint_lead(q: Question, reason: str, channel: str, locale: str) -> str:
+    """The first sentence after a reply that could not be used: what went wrong."""
+    if reason == "no_input":
+        if channel == "ivr":
+            return tr(locale, "Sorry, I didn't hear anything.")
+        return tr(locale, "Sorry, I didn't get an answer.")
+    if reason == "required":
+        return tr(locale, "This question needs an answer.")
+    if reason == "not_confirmed":
+        return tr(locale, "OK, let's try again.")
+    if reason == "ambiguous" and q.type != "yes_no":
+        return tr(locale, "Sorry, please give just one answer.")
+    if reason == "out_of_range":
+        if q.type in ("single_choice", "multiple_choice"):
+            return tr(locale, "Sorry, there is no option with that number.")
+        return tr(locale, "Sorry, that number is out of range.")
+    return tr(locale, "Sorry, I didn't get that.")
+
+
+def expectation(survey: Survey, q: Question, channel: str, locale: str) -> str:
+    """One sentence saying what answer is expected (on the phone: how to key or say it)."""
+    if channel == "ivr":
+        return ivr_instructions(survey, q, locale)
+    rng = q.scale_range
+    if rng is not None:
+        return tr(locale, "Please answer with a number from %(min)d to %(max)d.", min=rng[0], max=rng[1])
+    if q.type == "yes_no":
+        return tr(locale, "Please answer yes or no.")
+    if q.type in ("single_choice", "multiple_choice"):
+        if channel in ("sms", "chat"):
+            if q.type == "multiple_choice":
+                return tr(locale, "Please reply with the numbers of one or more options, e.g. 1,3.")
+            return tr(locale, "Please reply with the number of an option.")
+        if q.type == "multiple_choice":
+            return tr(locale, "Please pick one or more of the options.")
+        return tr(locale, "Please pick one of the options.")
+    if q.type == "number":
+        if q.min is not None and q.max is not None:
+            return tr(
+                locale, "Please answer with a number from %(min)s to %(max)s.",
+                min=_num(q.min), max=_num(q.max),
+            )
+        if q.min is not None:
+            return tr(locale, "Please answer with a number of at least %(min)s.", min=_num(q.min))
+        if q.max is not None:
+            return tr(locale, "Please answer with a number of at most %(max)s.", max=_num(q.max))
+        return tr(locale, "Please answer with a number.")
+    return tr(locale, "Please type your answer.")
+
+
 def hint(survey: Survey, q: Question, reason: str, channel: str, locale: str) -> str:
-    """A short sentence saying what answer is expected, after a reply that was not understood."""
+    """A short hint of what answer is expected, after a reply that was not understood."""
     if reason == "too_long":
         return tr(locale, "Please keep your answer under %(n)d characters.", n=q.max_length)
-    if reason == "empty" and q.type == "text":
-        return tr(locale, "Please type your answer.") if channel != "ivr" else tr(locale, "Please say your answer.")
     if reason == "too_few" and q.min_choices:
         return tr(locale, "Please pick at least %(n)d.", n=q.min_choices)
     if reason == "too_many" and q.max_choices:
         return tr(locale, "Please pick at most %(n)d.", n=q.max_choices)
-    if reason == "ambiguous":
-        lead = tr(locale, "Sorry, please give just one answer.")
-    else:
-        lead = tr(locale, "Sorry, I didn't get that.")
-    rng = q.scale_range
-    if rng is not None:
+    if q.type == "text" and reason in ("empty", "unrecognised"):
         if channel == "ivr":
-            return f"{lead} {ivr_instructions(survey, q, locale)}"
-        return f"{lead} " + tr(locale, "Please answer with a number from %(min)d to %(max)d.", min=rng[0], max=rng[1])
-    if q.type == "yes_no":
-        if channel == "ivr":
-            return f"{lead} {ivr_instructions(survey, q, locale)}"
-        return f"{lead} " + tr(locale, "Please answer yes or no.")
-    if q.type in ("single_choice", "multiple_choice"):
-        if channel == "ivr":
-            return f"{lead} {ivr_instructions(survey, q, locale)}"
-        if channel in ("sms", "chat"):
-            return f"{lead} " + tr(locale, "Please reply with the number of an option.")
-        return f"{lead} " + tr(locale, "Please pick one of the options.")
-    if q.type == "number":
-        if q.min is not None and q.max is not None:
-            return f"{lead} " + tr(locale, "Please answer with a number from %(min)s to %(max)s.", min=_num(q.min), max=_num(q.max))
-        return f"{lead} " + tr(locale, "Please answer with a number.")
-    return lead
+            return tr(locale, "Please say your answer.")
+        return tr(locale, "Please type your answer.")
+    return join_sentences(hint_lead(q, reason, channel, locale), expectation(survey, q, channel, locale))
+
+
+_CJK_OR_WIDE = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")
+
+
+def join_sentences(*parts: str) -> str:
+    """Join sentences with a space, but not after or before Chinese text and punctuation.
+
+    "How likely…? Press 1" but "您有多大可能推荐我们？请按 1".
+    """
+    out = ""
+    for part in parts:
+        part = part.strip()
+        if not part:
+            continue
+        if out and not (_CJK_OR_WIDE.match(out[-1]) or _CJK_OR_WIDE.match(part[0])):
+            out += " "
+        out += part
+    return out
 
 
 def confirmation(survey: Survey, q: Question, value: Any, locale: str) -> str:

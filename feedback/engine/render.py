@@ -153,7 +153,7 @@ def spoken(interview: Interview, state: State, events: list[Event]) -> list[Turn
             q = interview.question(ev.question_id)
             text = prompts.ivr_prompt(survey, q, loc, state.scope(), ev.choice_order)
             if lead:
-                text = f"{lead} {text}"
+                text = prompts.join_sentences(lead, text)
                 lead = ""
             if q.type == "text" and q.ivr.record:
                 turns.append(Turn(text, q.id, record={"max_length": q.ivr.max_length}, kind="question"))
@@ -162,12 +162,16 @@ def spoken(interview: Interview, state: State, events: list[Event]) -> list[Turn
         elif isinstance(ev, Reprompt):
             q = interview.question(ev.question_id)
             hint = ev.hint
-            if ev.reason == "no_input":
-                hint = tr(loc, "Sorry, I didn't hear anything.") + " " + prompts.ivr_prompt(
-                    survey, q, loc, state.scope(), interview_choice_order(interview, state, q.id)
+            if ev.reason in ("no_input", "required", "not_confirmed") or (
+                q.type == "text" and ev.reason in ("empty", "unrecognised")
+            ):
+                # Say the whole question again after what went wrong.
+                hint = prompts.join_sentences(
+                    prompts.hint_lead(q, ev.reason, "ivr", loc),
+                    prompts.ivr_prompt(
+                        survey, q, loc, state.scope(), interview_choice_order(interview, state, q.id)
+                    ),
                 )
-            elif q.type in ("text",) or ev.reason in ("required", "not_confirmed"):
-                hint = f"{ev.hint} {prompts.ivr_prompt(survey, q, loc, state.scope())}"
             if q.type == "text" and q.ivr.record:
                 turns.append(Turn(hint, q.id, record={"max_length": q.ivr.max_length}, kind="reprompt"))
             else:

@@ -52,6 +52,7 @@ __all__ = [
     "Understood",
     "parse_number",
     "understand",
+    "understand_command",
     "understand_yes_no",
 ]
 
@@ -249,6 +250,14 @@ def _command(text: str) -> Command | None:
             break
         bare = stripped
     return Command(_COMMANDS[bare]) if bare in _COMMANDS else None
+
+
+def understand_command(text: str) -> str | None:
+    """"repeat", "skip" or "back" when the whole reply asks for it ("say that again", 重复)."""
+    if not isinstance(text, str):
+        return None
+    command = _command(text)
+    return command.name if command else None
 
 
 # -- numbers -----------------------------------------------------------------------------------
