@@ -1,0 +1,382 @@
+"""Operations for conversations by message (SMS / WhatsApp) and chat.
+
+Like :mod:`feedback.store.operations`, these are the only functions of the
+messaging channels that write to the store and commit. They keep:
+
+* every inbound and outbound SMS / WhatsApp message (:class:`Message`) with its
+  segments, encoding, delivery status and error code; an inbound ``MessageSid``
+  is claimed once, so a duplicated webhook is processed once;
+* the delivery status of each message without going backwards (a late ``sent``
+  never overwrites ``delivered``);
+* SMS opt-outs by contact (one person whether they write by SMS or WhatsApp);
+* the expiry time of a conversation, pushed back whenever the customer writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from feedback.definition.segments import count_segments
+
+from . import operations as ops
+from .models import Contact, Message, OptOut, Session, db, utcnow
+
+#: Delivery statuses in the order they happen; a status never moves to a lower rank.
+#: ``failed``/``undelivered`` and ``delivered`` are final (``read`` comes after delivered).
+STATUS_RANK: dict[str, int] = {
+    "scheduled": 0,
+    "held": 0,
+    "accepted": 1,
+    "queued": 1,
+    "sending": 2,
+    "sent": 3,
+    "receiving": 3,
+    "received": 3,
+    "canceled": 5,
+    "failed": 5,
+    "undelivered": 5,
+    "delivered": 5,
+    "read": 6,
+}
+
+#: Twilio error code: the recipient has opted out (replied STOP).
+OPTED_OUT_ERROR = "21610"
+
+
+# -- contacts and opt-outs -------------------------------------------------------------------------
+
+
+def split_address(raw: str) -> tuple[str, str]:
+    """(transport, E.164 phone) of a Twilio address: ``whatsapp:+1555...`` or ``+1555...``.
+    Raises BadRequest when it is not a phone number."""
+    value = (raw or "").strip()
+    transport = "whatsapp" if value.lower().startswith("whatsapp:") else "sms"
+    return transport, ops.normalize_phone(value)
+
+
+def address_for(phone: str, transport: str) -> str:
+    return f"whatsapp:{phone}" if transport == "whatsapp" else phone
+
+
+def contact_by_phone(phone: str) -> Contact | None:
+    return db.session.scalar(select(Contact).where(Contact.phone == phone))
+
+
+def sms_opted_out(*contacts: Contact | None) -> bool:
+    """Whether any of these contacts has opted out of SMS (or of everything)."""
+    return any(c is not None and c.opted_out("sms") for c in contacts)
+
+
+def opt_out(contact: Contact, source: str) -> None:
+    """Record the SMS opt-out of ``contact`` (idempotent). Commits."""
+    if not any(o.channel == "sms" for o in contact.opt_outs):
+        db.session.add(OptOut(contact_id=contact.id, channel="sms", source=source[:200]))
+    try:
+        db.session.commit()
+    except IntegrityError:  # recorded at the same time by a concurrent request
+        db.session.rollback()
+
+
+def opt_in(contact: Contact) -> bool:
+    """Remove the SMS opt-out of ``contact``. Returns whether there was one. Commits."""
+    removed = False
+    for o in list(contact.opt_outs):
+        if o.channel == "sms":
+            db.session.delete(o)
+            removed = True
+    db.session.commit()
+    return removed
+
+
+# -- sessions ------------------------------------------------------------------------------------
+
+
+def open_sms_session(phone: str) -> Session | None:
+    """The running SMS / WhatsApp survey with this phone number, if one was sent to it."""
+    rows = db.session.scalars(
+        select(Session)
+        .where(Session.channel == "sms", Session.external_ref == phone, Session.status == "active")
+        .order_by(Session.created_at.desc())
+    )
+    for session in rows:
+        if sms_meta(session).get("sent_at"):
+            return session
+    return None
+
+
+def active_sms_session(phone: str) -> Session | None:
+    """Any running SMS session for this number, sent yet or not."""
+    return db.session.scalar(
+        select(Session)
+        .where(Session.channel == "sms", Session.external_ref == phone, Session.status == "active")
+        .order_by(Session.created_at.desc())
+        .limit(1)
+    )
+
+
+def sms_meta(session: Session) -> dict[str, Any]:
+    return dict((session.meta or {}).get("sms") or {})
+
+
+def set_sms_meta(session: Session, commit: bool = True, **values: Any) -> None:
+    """Update the channel's own facts about a session (kept on the session only)."""
+    meta = dict(session.meta or {})
+    sms = dict(meta.get("sms") or {})
+    for k, v in values.items():
+        if v is None:
+            sms.pop(k, None)
+        else:
+            sms[k] = v
+    meta["sms"] = sms
+    session.meta = meta
+    if commit:
+        db.session.commit()
+
+
+def extend_expiry(session: Session, hours: float, now: dt.datetime | None = None, commit: bool = True) -> dt.datetime:
+    """Push the expiry of a running conversation to ``hours`` from now. Commits."""
+    at = (now or utcnow()) + dt.timedelta(hours=hours)
+    session.expires_at = at
+    if commit:
+        db.session.commit()
+    return at
+
+
+def expired(session: Session, now: dt.datetime | None = None) -> bool:
+    return (
+        session.status == "active"
+        and session.expires_at is not None
+        and session.expires_at <= (now or utcnow())
+    )
+
+
+# -- chat tokens -------------------------------------------------------------------------------------
+
+
+def token_hash(token: str) -> str:
+    return "sha256:" + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def token_matches(session: Session, token: str) -> bool:
+    if not token or not session.external_ref:
+        return False
+    return hmac.compare_digest(session.external_ref, token_hash(token))
+
+
+# -- messages ------------------------------------------------------------------------------------
+
+
+def inbound_by_sid(sid: str) -> Message | None:
+    return db.session.scalar(select(Message).where(Message.message_sid == sid))
+
+
+def claim_inbound(
+    *,
+    sid: str,
+    transport: str,
+    sender: str,
+    to: str,
+    body: str,
+    contact: Contact,
+    session: Session | None,
+    meta: Mapping[str, Any] | None = None,
+) -> tuple[Message, bool]:
+    """Store an inbound message once per ``MessageSid``. Commits (with the contact).
+
+    Returns the message and whether it is new; a duplicate returns the first one."""
+    info = count_segments(body)
+    row = Message(
+        direction="in",
+        transport=transport,
+        message_sid=sid,
+        session_id=session.id if session else None,
+        contact_id=contact.id,
+        from_number=sender[:64],
+        to_number=(to or "")[:64],
+        body=body,
+        segments=info.segments,
+        encoding=info.encoding,
+        status="received",
+        meta={**dict(meta or {}), **({"step": session.step} if session is not None else {})},
+    )
+    db.session.add(row)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        existing = inbound_by_sid(sid)
+        if existing is None:  # pragma: no cover - the unique row vanished
+            raise
+        return existing, False
+    return row, True
+
+
+@dataclass
+class Outgoing:
+    """A message to send: its text and what it is (question, reprompt, help ...)."""
+
+    text: str
+    kind: str
+    question_id: str | None = None
+
+
+def add_outgoing(
+    items: Iterable[Outgoing],
+    *,
+    transport: str,
+    sender: str,
+    to: str,
+    contact_id: int | None,
+    session_id: str | None,
+    status: str,
+    meta: Mapping[str, Any] | None = None,
+) -> list[Message]:
+    """Add outgoing messages with their segment count and encoding (the caller commits)."""
+    rows = []
+    for item in items:
+        info = count_segments(item.text)
+        row = Message(
+            direction="out",
+            transport=transport,
+            session_id=session_id,
+            contact_id=contact_id,
+            from_number=(sender or "")[:64],
+            to_number=(to or "")[:64],
+            body=item.text,
+            segments=info.segments,
+            encoding=info.encoding,
+            status=status,
+            meta={"kind": item.kind, "question_id": item.question_id, **dict(meta or {})},
+        )
+        db.session.add(row)
+        rows.append(row)
+    db.session.flush()
+    return rows
+
+
+def finish_inbound(row: Message, replies: list[Message], action: str, session_id: str | None = None) -> None:
+    """Mark an inbound message processed, with the replies it got. Commits."""
+    meta = dict(row.meta or {})
+    meta["replies"] = [r.id for r in replies]
+    meta["action"] = action
+    row.meta = meta
+    if session_id and not row.session_id:
+        row.session_id = session_id
+    row.status = "processed"
+    db.session.commit()
+
+
+def replies_of(row: Message) -> list[Message] | None:
+    """The replies an inbound message got, or None when it has not been processed yet."""
+    ids = (row.meta or {}).get("replies")
+    if ids is None:
+        return None
+    if not ids:
+        return []
+    found = {m.id: m for m in db.session.scalars(select(Message).where(Message.id.in_(ids)))}
+    return [found[i] for i in ids if i in found]
+
+
+def scheduled_messages(session_id: str, statuses: tuple[str, ...] = ("scheduled",)) -> list[Message]:
+    return list(
+        db.session.scalars(
+            select(Message)
+            .where(Message.session_id == session_id, Message.direction == "out", Message.status.in_(statuses))
+            .order_by(Message.id)
+        )
+    )
+
+
+def mark_sent(row: Message, sid: str | None, status: str | None, **meta: Any) -> None:
+    """Record the sid Twilio gave an outgoing message. Commits."""
+    if sid:
+        row.message_sid = sid
+    advance_status(row, status or "queued")
+    if meta:
+        row.meta = {**dict(row.meta or {}), **meta}
+    db.session.commit()
+
+
+def mark_failed(row: Message, error_code: str | None, error: str, *, final: bool) -> None:
+    """Record a send error on an outgoing message (final: it will not be retried). Commits."""
+    row.error_code = (error_code or None) and str(error_code)[:16]
+    row.meta = {**dict(row.meta or {}), "error": error[:500]}
+    if final:
+        row.status = "failed"
+    db.session.commit()
+
+
+def set_status(rows: Iterable[Message], status: str, commit: bool = True) -> None:
+    for row in rows:
+        row.status = status
+    if commit:
+        db.session.commit()
+
+
+def advance_status(row: Message, status: str) -> bool:
+    """Move a message to ``status`` unless it is already further along. Returns whether it moved."""
+    new = STATUS_RANK.get(status)
+    old = STATUS_RANK.get(row.status, 0)
+    if new is None:
+        # A status we do not know yet: keep it unless the message was already final.
+        if old >= 5:
+            return False
+        row.status = status[:20]
+        return True
+    if new > old or (new == old and row.status in ("scheduled", "held") and status not in ("scheduled", "held")):
+        row.status = status
+        return True
+    return False
+
+
+def record_status(
+    sid: str, status: str, error_code: str | None, *, message_id: int | None = None
+) -> Message | None:
+    """A delivery status callback. Finds the message by sid (or by our id for replies sent in
+    TwiML, whose sid Twilio tells us here first); ignores statuses that would go backwards.
+    Commits. Returns the message, or None when it is not ours."""
+    row = inbound_by_sid(sid) if sid else None
+    if row is None and message_id is not None:
+        candidate = db.session.get(Message, message_id)
+        if candidate is not None and candidate.direction == "out" and candidate.message_sid in (None, sid):
+            row = candidate
+            if sid:
+                row.message_sid = sid
+    if row is None:
+        return None
+    advance_status(row, status or "")
+    if error_code and error_code not in ("0",):
+        row.error_code = str(error_code)[:16]
+    history = list((row.meta or {}).get("statuses") or [])
+    history.append(status)
+    row.meta = {**dict(row.meta or {}), "statuses": history[-10:]}
+    try:
+        db.session.commit()
+    except IntegrityError:  # the sid is already on another row: keep that one
+        db.session.rollback()
+        return inbound_by_sid(sid)
+    return row
+
+
+def last_inbound_at(contact_id: int, transport: str) -> dt.datetime | None:
+    return db.session.scalar(
+        select(func.max(Message.created_at)).where(
+            Message.contact_id == contact_id, Message.direction == "in", Message.transport == transport
+        )
+    )
+
+
+def messages_of(session_id: str) -> list[Message]:
+    return list(db.session.scalars(select(Message).where(Message.session_id == session_id).order_by(Message.id)))
+
+
+def commit() -> None:
+    db.session.commit()
