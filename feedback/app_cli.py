@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "channels.chat.cli",
     "channels.email.cli",
     "feedback.triggers.cli",
+    "feedback.intercept.cli",
 )
 
 
