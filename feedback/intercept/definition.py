@@ -114,8 +114,11 @@ class _Checker:
     def __init__(self, report: Any) -> None:
         self.report = report
 
-    def error(self, path: list[Any], message: str, *, key: bool = False, offset: int = 0) -> None:
-        self.report.error([SECTION, *path], message, key=key, offset=offset)
+    def error(self, path: list[Any], message: str, *, key: bool = False, offset: int | None = None) -> None:
+        if offset is None:
+            self.report.error([SECTION, *path], message, key=key)
+        else:
+            self.report.error([SECTION, *path], message, key=key, offset=offset)
 
     def warning(self, path: list[Any], message: str) -> None:
         self.report.warning([SECTION, *path], message)
@@ -182,9 +185,8 @@ class _Checker:
             if kind == "regex":
                 problem = regex_problem(text)
                 if problem is not None:
-                    # Located at the start of the pattern (quoting would shift an offset);
-                    # the message says where in the pattern.
-                    self.error(ipath + [kind], problem[0])
+                    message, offset = problem
+                    self.error(ipath + [kind], message, offset=offset)
 
 
 def check_section(value: Any, survey: Any, report: Any) -> None:
