@@ -29,6 +29,8 @@ ENV_KEYS = (
     "CHAT_SESSION_HOURS",
     "TWILIO_WHATSAPP_FROM",
     "CHAT_ALLOWED_ORIGINS",
+    "IVR_VOICES",
+    "IVR_DEFAULT_TIMEZONE",
 )
 
 
@@ -46,6 +48,10 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SURVEY_DEFS": "survey_defs",
         "TRUSTED_PROXIES": 0,
         "INVITATION_MAX_AGE_DAYS": 30,
+        # Phone surveys: voices per locale (JSON, see channels/ivr/voices.py) and the time
+        # zone for calling hours when neither the contact nor their number tells.
+        "IVR_VOICES": None,
+        "IVR_DEFAULT_TIMEZONE": "UTC",
         # SMS / WhatsApp and chat sessions end (kept as partial) after this many hours
         # without a reply; a survey's sms.expiry_hours wins for its SMS sessions.
         "SMS_SESSION_HOURS": 24,
@@ -62,6 +68,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_COOKIE_HTTPONLY": True,
         "API_PAGE_SIZE": 100,
         "API_MAX_PAGE_SIZE": 1000,
+        #: How long an anonymous respondent can come back to an unfinished web survey.
+        "WEB_RESUME_DAYS": 30,
+        #: Who may frame ``?embed=1`` survey pages (CSP frame-ancestors), e.g. "https://shop.example".
+        "WEB_EMBED_FRAME_ANCESTORS": "*",
+        "SEND_FILE_MAX_AGE_DEFAULT": 3600,
     }
 
 
@@ -75,6 +86,14 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         config.update(overrides)
     config["TRUSTED_PROXIES"] = int(config.get("TRUSTED_PROXIES") or 0)
     config["INVITATION_MAX_AGE_DAYS"] = float(config.get("INVITATION_MAX_AGE_DAYS") or 30)
+    config["WEB_RESUME_DAYS"] = float(config.get("WEB_RESUME_DAYS") or 30)
+    if str(config.get("PUBLIC_BASE_URL") or "").startswith("https://") and not (
+        overrides and "SESSION_COOKIE_SAMESITE" in overrides
+    ):
+        # Served over HTTPS: cookies are Secure, and SameSite=None lets a survey embedded in
+        # another site's page (an iframe overlay) keep its session; forms stay CSRF-protected.
+        config["SESSION_COOKIE_SECURE"] = True
+        config["SESSION_COOKIE_SAMESITE"] = "None"
     config["SMS_SESSION_HOURS"] = float(config.get("SMS_SESSION_HOURS") or 24)
     config["CHAT_SESSION_HOURS"] = float(config.get("CHAT_SESSION_HOURS") or 24)
     if not config.get("SECRET_KEY"):
