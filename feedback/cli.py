@@ -51,13 +51,17 @@ def validate(paths: tuple[Path, ...], quiet: bool) -> None:
         click.echo(f"{folder}: no survey files (*.yaml, *.yml) in this folder", err=True)
     if not files:
         sys.exit(1)
-    failed = 0
+    failed = policies = 0
     for path in files:
         if not path.exists():
             click.echo(f"{path}:1:1: no such file", err=True)
             failed += 1
             continue
         try:
+            if path.stem == "policy":  # survey_defs/policy.yaml: the contact policy, not a survey
+                _check_policy(path)
+                policies += 1
+                continue
             compiled = load_file(path)
         except DefinitionError as e:
             failed += 1
@@ -72,12 +76,29 @@ def validate(paths: tuple[Path, ...], quiet: bool) -> None:
         if not quiet:
             for p in compiled.warnings:
                 click.echo(str(p), err=True)
-    ok = len(files) - failed
+    ok = len(files) - failed - policies
     if failed:
-        click.echo(f"{failed} of {len(files)} survey files have errors", err=True)
+        click.echo(f"{failed} of {len(files)} files have errors", err=True)
     if failed or empty:
         sys.exit(1)
-    click.echo(f"{ok} survey file{'s' if ok != 1 else ''} valid")
+    click.echo(f"{ok} survey file{'s' if ok != 1 else ''} valid" + (" (and the contact policy)" if policies else ""))
+
+
+def _check_policy(path: Path) -> None:
+    """Check the contact policy file with its own checker (raises DefinitionError)."""
+    from feedback.errors import Problem
+
+    try:
+        from feedback.triggers.policyfile import parse_policy
+    except ImportError:  # pragma: no cover - the triggers package is part of the platform
+        raise DefinitionError([Problem(str(path), 1, 1, "cannot check a policy file here")]) from None
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DefinitionError([Problem(str(path), 1, 1, "no such file")]) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise DefinitionError([Problem(str(path), 1, 1, f"cannot read the file: {e}")]) from None
+    parse_policy(text, str(path))
 
 
 # -- schema -----------------------------------------------------------------------------------

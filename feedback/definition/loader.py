@@ -51,7 +51,7 @@ def register_extension(key: str, checker: Callable[..., None]) -> None:
 #: Pure modules that register a section checker when imported. They are imported before
 #: the first survey is loaded, whatever imported the loader; a module that is not
 #: there (a part not installed) is skipped. Add yours to the tuple.
-EXTENSION_MODULES: tuple[str, ...] = ("feedback.intercept.definition",)
+EXTENSION_MODULES: tuple[str, ...] = ("feedback.intercept.definition", "feedback.triggers.definition")
 _extensions_imported = False
 
 
@@ -289,8 +289,19 @@ def _pydantic_problems(
     prefix: tuple[Any, ...] = (),
     skip: Callable[[Any], bool] | None = None,
 ) -> None:
-    for item in err.errors(include_url=False):
+    items = err.errors(include_url=False)
+    # A misspelt key ("titel") is one mistake: its "unknown key ...; did you mean 'title'?"
+    # says it all, so the "missing required key 'title'" it causes is not reported too.
+    unknown_at: dict[tuple[Any, ...], list[str]] = {}
+    for item in items:
+        if item["type"] == "extra_forbidden":
+            unknown_at.setdefault(tuple(item["loc"][:-1]), []).append(str(item["loc"][-1]))
+    for item in items:
         if skip is not None and skip(item):
+            continue
+        if item["type"] == "missing" and difflib.get_close_matches(
+            str(item["loc"][-1]), unknown_at.get(tuple(item["loc"][:-1]), []), n=1, cutoff=0.6
+        ):
             continue
         loc = prefix + tuple(item["loc"])
         kind = item["type"]
@@ -523,7 +534,7 @@ def _check_question_shape(q: Question, base: list[Any], report: _Report, raw_que
             report.error(
                 path,
                 f"choice code is read by YAML as the boolean {str(raw_code).lower()}; "
-                "quote it, e.g. code: \"yes\"",
+                f"quote it, e.g. code: \"{str(raw_code).lower()}\"",
             )
         elif isinstance(raw_code, int | float):
             report.error(

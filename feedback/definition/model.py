@@ -14,6 +14,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -74,12 +75,24 @@ def _check_ltext(value: Any) -> Any:
             if not isinstance(key, str) or not LOCALE_RE.match(key):
                 raise ValueError(f"'{key}' is not a locale code (e.g. en, zh-CN)")
             if not isinstance(text, str):
-                raise ValueError(f"the {key} text must be a string, not {type(text).__name__}")
+                raise ValueError(f"the {key} text {_not_text(text)}")
         return value
+    if isinstance(value, bool | int | float):
+        raise ValueError(f"this text {_not_text(value)}")
     raise ValueError(
         f"expected a text or a map of locale to text (e.g. {{en: ..., zh-CN: ...}}), "
         f"not {type(value).__name__}"
     )
+
+
+def _not_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"is read by YAML as the boolean {str(value).lower()}; quote it: \"{str(value).lower()}\""
+    if isinstance(value, int | float):
+        return f"is read by YAML as the number {value}; quote it: \"{value}\""
+    if value is None:
+        return "is empty"
+    return f"must be a text, not {type(value).__name__}"
 
 
 #: Localised text: a plain string (in the survey's default locale) or a map locale -> text.
@@ -238,6 +251,30 @@ def _check_number_entry(value: Any) -> Any:
     )
 
 
+class IvrRetry(_Frozen):
+    #: Calls placed in all for one request, the first one included.
+    attempts: int = Field(default=3, ge=1, le=10)
+    #: Minutes between an unanswered call and the next try.
+    delay_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+
+
+_CALL_HOURS_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-(([01]\d|2[0-3]):([0-5]\d)|24:00)$")
+
+
+def _check_call_hours(value: str | None) -> str | None:
+    if value is None:
+        return None
+    m = _CALL_HOURS_RE.match(value.strip())
+    if not m:
+        raise ValueError(
+            f"'{value}' is not a range of local times like \"09:00-20:00\" (24-hour HH:MM-HH:MM)"
+        )
+    start, end = value.strip().split("-")
+    if start == end:
+        raise ValueError(f"'{value}' starts and ends at the same time; use null to allow any time")
+    return value.strip()
+
+
 class IvrSettings(_Frozen):
     numbers: list[Annotated[str | IvrNumber, BeforeValidator(_check_number_entry)]] = []
     #: Offer a language menu when the caller's language is unknown.
@@ -249,6 +286,13 @@ class IvrSettings(_Frozen):
     timeout: int = Field(default=6, ge=1, le=60)
     #: Speech below this confidence is confirmed or re-prompted.
     min_confidence: float = Field(default=0.5, ge=0, le=1)
+    #: Outbound calls: tries after a busy line, no answer, a failure or a machine.
+    retry: IvrRetry = IvrRetry()
+    #: Outbound calls ring only between these local times of the contact ("HH:MM-HH:MM",
+    #: "24:00" for midnight; a start after the end spans the night); null: at any time.
+    call_hours: Annotated[str | None, AfterValidator(_check_call_hours)] = "09:00-20:00"
+    #: Seconds an outbound call rings before it counts as not answered.
+    ring_timeout: int = Field(default=30, ge=5, le=600)
 
 
 def _check_template_variables(value: Any) -> Any:
