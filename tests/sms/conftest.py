@@ -98,3 +98,35 @@ def status_callback(client: Any, sid: str, status: str, error_code: str | None =
     if error_code:
         params["ErrorCode"] = error_code
     return post_signed(client, path, params)
+
+
+def api_responses(app: Any, survey: str, **params: Any) -> list[dict[str, Any]]:
+    """The survey's responses through the integrator API (contracts §1)."""
+    from feedback.store import operations as ops
+
+    with app.app_context():
+        key = ops.create_api_key("sms tests")
+    resp = app.test_client().get(
+        f"/api/v1/surveys/{survey}/responses", query_string=params,
+        headers={"Authorization": f"Bearer {key}"},
+    )
+    assert resp.status_code == 200, resp.data
+    return resp.json["responses"]
+
+
+def rows(app: Any, model: Any, *where: Any) -> list[Any]:
+    from sqlalchemy import select
+
+    from feedback.store.models import db
+
+    with app.app_context():
+        found = list(db.session.scalars(select(model).where(*where)))
+        db.session.expunge_all()
+        return found
+
+
+def dispatch(app: Any, now: Any = None) -> int:
+    from feedback.jobs import dispatch_due
+
+    with app.app_context():
+        return dispatch_due(now=now)
