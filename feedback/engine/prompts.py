@@ -196,6 +196,20 @@ def keypad_digits(q: Question) -> int | None:
     return None
 
 
+def keypad_max_digits(q: Question) -> int | None:
+    """The most keys a keypad answer can have (the phone stops listening after that many:
+    "1" "0" ends an NPS at once, "7" waits for # or the timeout), or None for no limit."""
+    fixed = keypad_digits(q)
+    if fixed is not None:
+        return fixed
+    rng = q.scale_range
+    if rng is not None:
+        return len(str(rng[1])) if rng[0] >= 0 else None
+    if q.type == "number" and q.integer and q.min is not None and q.min >= 0 and q.max is not None:
+        return len(str(int(q.max)))
+    return None
+
+
 def ivr_instructions(survey: Survey, q: Question, locale: str, order: Sequence[str] | None = None) -> str:
     """How to answer on the phone, in the caller's language."""
     mode = ivr_input(q)

@@ -133,6 +133,7 @@ def gather_spec(interview: Interview, q_id: str, locale: str) -> dict[str, Any]:
     return {
         "input": mode,
         "num_digits": digits,
+        "max_digits": prompts.keypad_max_digits(q) if "dtmf" in mode else None,
         "finish_on_key": "#",
         "timeout": q.ivr.timeout or survey.ivr.timeout,
         "hints": prompts.speech_hints(survey, q, locale),

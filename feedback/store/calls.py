@@ -1,0 +1,516 @@
+"""Operations for phone calls (the IVR channel). Like :mod:`feedback.store.operations`,
+these functions are the only code that writes call data, and each commits.
+
+A call is a :class:`CallAttempt` (inbound or outbound; every attempt is kept) and,
+once the caller is talking to the survey, an ``ivr`` session whose ``external_ref``
+is the CallSid. Twilio's callbacks can be duplicated, late or out of order:
+
+* the status only moves forward (``ringing`` after ``completed`` changes nothing), and
+  the final outcome is decided once, so one busy signal schedules one retry;
+* an answer whose webhook arrives after the ``completed`` status callback closed the
+  session (a caller who hangs up while recording, say) is still stored: the session
+  keeps the state it had when it was closed, and the late answer is applied to it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from feedback.engine import interview as eng
+from feedback.errors import BadRequest, Forbidden, NotFound
+
+from . import operations as ops
+from .models import Answer, CallAttempt, Contact, Response, Session, SessionTurn, Survey, db, utcnow
+
+log = logging.getLogger(__name__)
+
+#: Outcomes after which a call attempt never changes status again.
+FINAL_STATUSES = frozenset({"completed", "busy", "no-answer", "failed", "canceled", "machine"})
+#: Progress of a live call; a status callback never moves an attempt backwards.
+_PROGRESS = {"scheduled": 0, "dialing": 1, "queued": 2, "initiated": 3, "ringing": 4, "in-progress": 5}
+MACHINE_ANSWERS = frozenset(
+    {"machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax"}
+)
+#: How long an unfinished phone session stays open when Twilio never reports the end.
+SESSION_TTL = dt.timedelta(hours=2)
+
+
+def is_machine(answered_by: str | None) -> bool:
+    return (answered_by or "").strip().lower() in MACHINE_ANSWERS
+
+
+# -- finding surveys and calls ------------------------------------------------------------------
+
+
+def ivr_numbers() -> dict[str, tuple[str, str | None]]:
+    """Called number (E.164) -> (survey id, locale of that number) for active IVR surveys."""
+    rows = db.session.execute(
+        select(Survey.id, Survey.current_version_id).where(
+            Survey.active.is_(True), Survey.current_version_id.is_not(None)
+        )
+    ).all()
+    key = tuple(sorted((sid, vid) for sid, vid in rows))
+    cache = ops._cache("ivr_numbers")
+    found = cache.get(key)
+    if found is not None:
+        return found
+    from feedback.definition.model import IvrNumber
+
+    table: dict[str, tuple[str, str | None]] = {}
+    for sid, vid in key:
+        survey = ops.compiled_version(vid).survey
+        if "ivr" not in survey.channels:
+            continue
+        for entry in survey.ivr.numbers:
+            number, locale = (entry.number, entry.locale) if isinstance(entry, IvrNumber) else (entry, None)
+            if number in table and table[number][0] != sid:
+                log.warning("number %s is mapped by %s and %s; calls go to %s", number, table[number][0], sid,
+                            table[number][0])
+                continue
+            table[number] = (sid, locale)
+    cache.clear()
+    cache[key] = table
+    return table
+
+
+def find_attempt(*, attempt_id: int | None = None, call_sid: str | None = None) -> CallAttempt | None:
+    """The call attempt by id (checked against the CallSid when both are known) or CallSid."""
+    if attempt_id is not None:
+        attempt = db.session.get(CallAttempt, attempt_id)
+        if attempt is not None and call_sid and attempt.call_sid and attempt.call_sid != call_sid:
+            return None
+        return attempt
+    if call_sid:
+        return db.session.scalar(select(CallAttempt).where(CallAttempt.call_sid == call_sid))
+    return None
+
+
+def group_attempts(group_id: int) -> list[CallAttempt]:
+    return list(
+        db.session.scalars(select(CallAttempt).where(CallAttempt.group_id == group_id).order_by(CallAttempt.id))
+    )
+
+
+def _contact_by_phone(phone: str | None) -> Contact | None:
+    if not phone:
+        return None
+    try:
+        return ops.find_or_create_contact(phone=phone, commit=False)
+    except BadRequest:
+        return None  # "anonymous", a SIP address, a client name: no contact
+
+
+# -- starting a call ------------------------------------------------------------------------------
+
+
+def begin_inbound_call(
+    *, call_sid: str, survey_id: str, from_number: str | None, to_number: str | None, version_id: int
+) -> CallAttempt:
+    """The inbound call's attempt (created on the first webhook, found on a repeated one)
+    with the caller as a contact. Commits."""
+    for _ in range(2):
+        existing = find_attempt(call_sid=call_sid)
+        if existing is not None:
+            return existing
+        contact = _contact_by_phone(from_number)
+        attempt = CallAttempt(
+            survey_id=survey_id,
+            contact_id=contact.id if contact else None,
+            direction="inbound",
+            call_sid=call_sid,
+            to_number=(to_number or "")[:32],
+            from_number=(from_number or "")[:32] or None,
+            status="in-progress",
+            meta={"version_id": version_id},
+        )
+        db.session.add(attempt)
+        try:
+            db.session.flush()
+            attempt.group_id = attempt.id
+            db.session.commit()
+            return attempt
+        except IntegrityError:
+            # The same webhook arrived twice at once, or the caller became a contact in
+            # another call just now: use what the other request stored.
+            db.session.rollback()
+    existing = find_attempt(call_sid=call_sid)
+    if existing is None:
+        raise BadRequest("could not record the call")
+    return existing
+
+
+def answer_outbound_call(attempt: CallAttempt, *, call_sid: str, answered_by: str | None, version_id: int) -> None:
+    """The outbound call was answered (by a person or a machine). Commits."""
+    if not attempt.call_sid and call_sid:
+        attempt.call_sid = call_sid
+    if answered_by and not attempt.answered_by:
+        attempt.answered_by = answered_by[:32]
+    meta = dict(attempt.meta or {})
+    meta.setdefault("version_id", version_id)
+    attempt.meta = meta
+    if attempt.status not in FINAL_STATUSES and _PROGRESS.get(attempt.status, -1) < _PROGRESS["in-progress"]:
+        attempt.status = "in-progress"
+    db.session.commit()
+
+
+def pinned_version(attempt: CallAttempt) -> int | None:
+    value = (attempt.meta or {}).get("version_id")
+    return int(value) if isinstance(value, int) else None
+
+
+def call_locale(attempt: CallAttempt) -> str | None:
+    return attempt.locale
+
+
+def start_call_session(
+    attempt: CallAttempt, *, version_id: int, locale: str, remember_locale: bool = False
+) -> ops.Turn:
+    """Start the survey of a call (once: a repeated webhook gets the session already
+    started, marked duplicate). Commits."""
+    if attempt.session_id:
+        return ops.Turn(ops.get_session(attempt.session_id), [], duplicate=True)
+    contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
+    if remember_locale and contact is not None and not contact.locale:
+        contact.locale = locale
+    meta: dict[str, Any] = dict(attempt.meta or {})
+    meta.pop("version_id", None)
+    meta.update({"call_sid": attempt.call_sid, "direction": attempt.direction, "call_attempt_id": attempt.id})
+    turn = ops.start_session(
+        attempt.survey_id,
+        "ivr",
+        locale=locale,
+        contact=contact,
+        context=attempt.context or None,
+        external_ref=attempt.call_sid,
+        expires_at=utcnow() + SESSION_TTL,
+        meta=meta,
+        version_id=version_id,
+        commit=False,
+    )
+    claimed = db.session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.id == attempt.id, CallAttempt.session_id.is_(None))
+        .values(session_id=turn.session.id, locale=locale, updated_at=utcnow())
+    ).rowcount
+    if not claimed:
+        db.session.rollback()
+        fresh = db.session.get(CallAttempt, attempt.id)
+        assert fresh is not None and fresh.session_id
+        return ops.Turn(ops.get_session(fresh.session_id), [], duplicate=True)
+    from feedback import jobs
+
+    jobs.schedule("close_stale_call", turn.session.id, run_at=turn.session.expires_at)
+    db.session.commit()
+    return turn
+
+
+# -- answers ----------------------------------------------------------------------------------------
+
+
+def apply_call_input(session_id: str, inp: eng.Input, *, step: int, call_sid: str | None) -> ops.Turn:
+    """Apply what the caller keyed or said at ``step``. Idempotent per (session, step);
+    a request for another call's session is refused. Commits."""
+    session = db.session.get(Session, session_id)
+    if session is None or session.channel != "ivr":
+        raise NotFound("no such call session")
+    if not call_sid or session.external_ref != call_sid:
+        raise Forbidden("this webhook does not belong to the call of that session")
+    closed = (session.meta or {}).get("closed_state")
+    if session.status != "active" and isinstance(closed, dict) and closed.get("step") == step:
+        late = _apply_late_input(session, closed, inp, step)
+        if late is not None:
+            return late
+    return ops.apply_input(session_id, inp, step=step)
+
+
+def _apply_late_input(session: Session, closed: dict[str, Any], inp: eng.Input, step: int) -> ops.Turn | None:
+    """An answer that arrives after the call's end closed the session: apply it to the
+    state the session had then, and close it again after it."""
+    if isinstance(inp, eng.NoInput | eng.HangUp):
+        return None
+    hangup_turn = db.session.scalar(
+        select(SessionTurn).where(SessionTurn.session_id == session.id, SessionTurn.step == step)
+    )
+    if hangup_turn is None or (hangup_turn.input or {}).get("type") != "HangUp":
+        return None
+    it = ops.interview_for(session.version_id)
+    try:
+        state, events = it.resume(closed, inp)
+    except Exception:  # noqa: BLE001 - a late input that does not fit is dropped, not fatal
+        log.warning("late input for session %s at step %s could not be applied", session.id, step)
+        return None
+    reason = "hangup"
+    end_events: list[eng.Event] = []
+    final = state
+    if state.status == "active":
+        final, end_events = it.resume(state, eng.HangUp(reason))
+    hangup_turn.input = ops._input_to_dict(inp)
+    hangup_turn.events = [ops._jsonable(e.to_dict()) for e in events]
+    if end_events:
+        db.session.add(
+            SessionTurn(
+                session_id=session.id, step=step + 1, input=ops._input_to_dict(eng.HangUp(reason)),
+                events=[ops._jsonable(e.to_dict()) for e in end_events],
+            )
+        )
+    response = session.response
+    meta = dict(session.meta or {})
+    meta["closed_state"] = state.to_dict() if end_events else None
+    session.meta = meta
+    session.state = final.to_dict()
+    session.step = final.step
+    session.status = final.status
+    if final.status == "complete":
+        rmeta = dict(response.meta or {})
+        rmeta.pop("end_reason", None)
+        response.meta = rmeta
+    ops._persist_events(session, response, final, events + end_events)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return None
+    log.info("stored a late answer for session %s (step %s)", session.id, step)
+    return ops.Turn(session, events)
+
+
+def close_call_session(session_id: str, reason: str = "hangup") -> None:
+    """End a call's session (answers so far stay as a partial response), keeping the state
+    it had so that an answer arriving late can still be stored. Commits."""
+    session = db.session.get(Session, session_id)
+    if session is None or session.status != "active":
+        return
+    meta = dict(session.meta or {})
+    meta["closed_state"] = dict(session.state)
+    session.meta = meta
+    db.session.flush()
+    ops.end_session(session_id, reason=reason)
+
+
+def record_transcription(
+    session_id: str, question_id: str, *, call_sid: str | None, text: str, status: str, recording_url: str | None
+) -> bool:
+    """Keep Twilio's transcription of a recorded answer on that answer (it usually arrives
+    after the call). The answer's value becomes the transcription when it had none. Commits."""
+    session = db.session.get(Session, session_id)
+    if session is None or session.channel != "ivr":
+        return False
+    if not call_sid or session.external_ref != call_sid:
+        raise Forbidden("this transcription does not belong to the call of that session")
+    answer = db.session.scalar(
+        select(Answer).join(Response, Answer.response_id == Response.id).where(
+            Response.session_id == session_id, Answer.question_id == question_id
+        )
+    )
+    if answer is None:
+        return False
+    extra = dict(answer.extra or {})
+    if recording_url and extra.get("recording_url") and recording_url != extra["recording_url"]:
+        # A transcription of another recording (an earlier attempt at the question).
+        return False
+    extra["transcription_status"] = status
+    if status == "completed":
+        extra["transcription"] = text
+        if not (answer.value_text or "").strip() and answer.question_type == "text":
+            answer.value_text = text
+    answer.extra = extra
+    db.session.commit()
+    return True
+
+
+# -- call status ---------------------------------------------------------------------------------
+
+
+def record_call_status(
+    *,
+    call_sid: str | None,
+    status: str,
+    attempt_id: int | None = None,
+    duration: int | None = None,
+    answered_by: str | None = None,
+    error: str | None = None,
+    plan_retry: Callable[[CallAttempt], dt.datetime | None] | None = None,
+) -> tuple[CallAttempt | None, bool]:
+    """Record a status callback. Returns (attempt, whether this callback ended the call).
+
+    The status only moves forward; the final outcome (``completed``, ``busy``,
+    ``no-answer``, ``failed``, ``canceled``, or ``machine`` for a call answered by a
+    machine) is set once. Then the call's session is closed (partial unless it was
+    complete), the call duration goes on the response, and ``plan_retry`` may ask for
+    another attempt. Commits."""
+    status = (status or "").strip().lower()
+    attempt = find_attempt(attempt_id=attempt_id, call_sid=call_sid)
+    if attempt is None and attempt_id is not None and call_sid:
+        return None, False  # the attempt id and the CallSid disagree: ignore
+    ended = False
+    if attempt is not None:
+        if not attempt.call_sid and call_sid:
+            attempt.call_sid = call_sid
+        if answered_by and not attempt.answered_by:
+            attempt.answered_by = answered_by[:32]
+        if error:
+            attempt.error = error[:2000]
+        if status in FINAL_STATUSES:
+            outcome = "machine" if status == "completed" and is_machine(attempt.answered_by) else status
+            ended = bool(
+                db.session.execute(
+                    update(CallAttempt)
+                    .where(CallAttempt.id == attempt.id, CallAttempt.status.not_in(FINAL_STATUSES))
+                    .values(status=outcome, duration=duration, updated_at=utcnow())
+                ).rowcount
+            )
+            if ended:
+                db.session.refresh(attempt)
+            elif duration is not None and attempt.duration is None:
+                attempt.duration = duration
+        elif status in _PROGRESS and attempt.status not in FINAL_STATUSES:
+            if _PROGRESS[status] > _PROGRESS.get(attempt.status, -1):
+                attempt.status = status
+        session_id = attempt.session_id
+    else:
+        found = ops.find_session("ivr", call_sid) if call_sid else None
+        session_id = found.id if found is not None else None
+        ended = status in FINAL_STATUSES
+    db.session.commit()
+    if status in FINAL_STATUSES and session_id:
+        session = db.session.get(Session, session_id)
+        if session is not None:
+            facts: dict[str, Any] = {"call_status": status}
+            if duration is not None:
+                facts["call_duration"] = duration
+            if session.status == "active":
+                close_call_session(session_id, reason="hangup")
+                session = db.session.get(Session, session_id)
+            response = session.response if session is not None else None
+            if response is not None and (ended or "call_duration" not in (response.meta or {})):
+                ops.annotate_response(session, **facts)
+    if ended and attempt is not None and plan_retry is not None:
+        at = plan_retry(attempt)
+        if at is not None:
+            schedule_retry(attempt, at)
+    return attempt, ended
+
+
+# -- outbound -----------------------------------------------------------------------------------
+
+
+def create_outbound_attempt(
+    *,
+    survey_id: str,
+    phone: str,
+    contact: Contact,
+    context: Mapping[str, Any] | None,
+    meta: Mapping[str, Any] | None,
+    locale: str | None,
+    run_at: dt.datetime,
+) -> CallAttempt:
+    """A scheduled outbound call and the job that places it, in one transaction. Commits."""
+    from feedback import jobs
+
+    attempt = CallAttempt(
+        survey_id=survey_id,
+        contact_id=contact.id,
+        direction="outbound",
+        to_number=phone,
+        attempt_no=1,
+        status="scheduled",
+        locale=locale,
+        context=ops._jsonable(dict(context or {})),
+        meta=ops._jsonable(dict(meta or {})),
+        scheduled_for=run_at,
+    )
+    db.session.add(attempt)
+    db.session.flush()
+    attempt.group_id = attempt.id
+    jobs.schedule("place_call", attempt.id, run_at=run_at, dedupe_key=f"place_call:{attempt.id}", max_attempts=3)
+    db.session.commit()
+    return attempt
+
+
+def schedule_retry(attempt: CallAttempt, run_at: dt.datetime) -> CallAttempt:
+    """The next attempt of the same request (the earlier one is kept). Commits."""
+    from feedback import jobs
+
+    retry = CallAttempt(
+        survey_id=attempt.survey_id,
+        contact_id=attempt.contact_id,
+        direction="outbound",
+        to_number=attempt.to_number,
+        attempt_no=attempt.attempt_no + 1,
+        group_id=attempt.group_id or attempt.id,
+        status="scheduled",
+        locale=attempt.locale,
+        context=dict(attempt.context or {}),
+        meta={k: v for k, v in (attempt.meta or {}).items() if k not in ("version_id", "deferred")},
+        scheduled_for=run_at,
+    )
+    db.session.add(retry)
+    db.session.flush()
+    jobs.schedule("place_call", retry.id, run_at=run_at, dedupe_key=f"place_call:{retry.id}", max_attempts=3)
+    db.session.commit()
+    return retry
+
+
+def claim_for_dialing(attempt_id: int) -> CallAttempt | None:
+    """Mark a scheduled attempt as being dialled (once: a job run twice places one call). Commits."""
+    claimed = db.session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.id == attempt_id, CallAttempt.status == "scheduled")
+        .values(status="dialing", updated_at=utcnow())
+    ).rowcount
+    db.session.commit()
+    if not claimed:
+        return None
+    return db.session.get(CallAttempt, attempt_id)
+
+
+def defer_attempt(attempt: CallAttempt, run_at: dt.datetime, reason: str) -> None:
+    """Put a claimed attempt back to wait until ``run_at`` (outside calling hours). Commits."""
+    from feedback import jobs
+
+    attempt.status = "scheduled"
+    attempt.scheduled_for = run_at
+    meta = dict(attempt.meta or {})
+    meta["deferred"] = reason
+    attempt.meta = meta
+    jobs.schedule("place_call", attempt.id, run_at=run_at,
+                  dedupe_key=f"place_call:{attempt.id}:{run_at.isoformat()}", max_attempts=3)
+    db.session.commit()
+
+
+def record_dialled(attempt: CallAttempt, *, call_sid: str, status: str | None, from_number: str) -> None:
+    """Twilio accepted the call. Commits."""
+    fresh = db.session.get(CallAttempt, attempt.id)
+    assert fresh is not None
+    if not fresh.call_sid:
+        fresh.call_sid = call_sid
+    if fresh.status == "dialing":
+        fresh.status = status if status in _PROGRESS else "queued"
+    fresh.from_number = from_number[:32]
+    db.session.commit()
+
+
+def record_dial_failure(attempt: CallAttempt, error: str, *, retry_at: dt.datetime | None) -> CallAttempt | None:
+    """Twilio refused the call (the error is kept on the attempt); maybe try again. Commits."""
+    fresh = db.session.get(CallAttempt, attempt.id)
+    assert fresh is not None
+    fresh.status = "failed"
+    fresh.error = error[:2000]
+    db.session.commit()
+    if retry_at is not None:
+        return schedule_retry(fresh, retry_at)
+    return None
+
+
+def cancel_attempt(attempt: CallAttempt, reason: str) -> None:
+    fresh = db.session.get(CallAttempt, attempt.id)
+    assert fresh is not None
+    fresh.status = "canceled"
+    fresh.error = reason[:2000]
+    db.session.commit()
