@@ -23,6 +23,7 @@ the last word on sampling, recontact and the contact policy when a survey opens.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -65,8 +66,6 @@ def _kind(value: Any) -> str:
 
 
 def _suggest(word: str, options: tuple[str, ...]) -> str:
-    import difflib
-
     close = difflib.get_close_matches(str(word), list(options), n=1, cutoff=0.6)
     return f"; did you mean '{close[0]}'?" if close else ""
 
@@ -175,7 +174,7 @@ class _Checker:
                 continue
             if len(kinds) > 1:
                 self.error(ipath + [kinds[1]], f"a URL match has one of {', '.join(MATCH_KINDS)}, not several; "
-                           f"write them as a list of matches")
+                           f"write them as a list of matches", key=True)
                 continue
             kind = kinds[0]
             text = item[kind]
@@ -197,8 +196,12 @@ def check_section(value: Any, survey: Any, report: Any) -> None:
         return
     c.unknown_keys([], value, SECTION_KEYS, "intercept")
 
+    def misspelt(key: str) -> bool:  # "sit: shop" already got "did you mean 'site'?"
+        return bool(difflib.get_close_matches(key, [k for k in value if k not in SECTION_KEYS], n=1, cutoff=0.6))
+
     if "site" not in value:
-        c.error([], "intercept needs a site: the name of a site created with `feedback sites create NAME`")
+        if not misspelt("site"):
+            c.error([], "intercept needs a site: the name of a site created with `feedback sites create NAME`")
     else:
         sites = value["site"]
         names = sites if isinstance(sites, list) else [sites]
@@ -226,7 +229,8 @@ def check_section(value: Any, survey: Any, report: Any) -> None:
         c.error([], "the intercept opens the web survey, so channels must include web")
 
     if "rules" not in value:
-        c.error([], "intercept needs rules: a list of when to open the survey (e.g. - seconds: 10)")
+        if not misspelt("rules"):
+            c.error([], "intercept needs rules: a list of when to open the survey (e.g. - seconds: 10)")
         return
     rules = value["rules"]
     if not isinstance(rules, list) or not rules:
@@ -318,13 +322,17 @@ def bucket(visitor: str, survey_id: str) -> float:
     """Where a visitor falls in [0, 1) for a survey's sample: 32-bit FNV-1a of
     ``visitor + ":" + survey_id`` over UTF-16 code units, exactly as the loader computes it,
     so the browser and the server decide the same way for the same visitor."""
+    return fnv1a(f"{visitor}:{survey_id}") / 2**32
+
+
+def fnv1a(text: str) -> int:
+    """32-bit FNV-1a over the UTF-16 code units of ``text`` (bytes, for ASCII text)."""
     h = 0x811C9DC5
-    text = f"{visitor}:{survey_id}"
     units = text.encode("utf-16-le")
     for i in range(0, len(units), 2):
         h ^= units[i] | (units[i + 1] << 8)
         h = (h * 0x01000193) & 0xFFFFFFFF
-    return h / 2**32
+    return h
 
 
 def in_sample(visitor: str, survey_id: str, rate: float) -> bool:

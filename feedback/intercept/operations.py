@@ -243,16 +243,18 @@ def suppression(
 
 
 def _policy(contact: Contact, survey_id: str, now: dt.datetime) -> tuple[str, str] | None:
-    """The shared contact policy (frequency caps, gaps, opt-outs), when it is installed."""
+    """The shared contact policy (opt-outs, an open invitation of the same survey, minimum
+    gap, frequency caps across channels; quiet hours when they cover web), when installed."""
     try:
-        from feedback.triggers import policy as shared  # type: ignore[attr-defined]
-    except ImportError:
+        from feedback.triggers import policy as shared
+    except ModuleNotFoundError as e:  # the touchpoint part is not installed: opt-outs are checked above
+        if e.name not in ("feedback.triggers", "feedback.triggers.policy"):
+            raise
         return None
-    check = getattr(shared, "intercept_decision", None)
-    if check is None:
+    decision = shared.check(contact, survey_id, "web", now)
+    if decision.allowed:
         return None
-    decision = check(contact, survey_id, channel="web", now=now)
-    return decision
+    return decision.reason or decision.outcome, decision.detail or "the contact policy does not allow it now"
 
 
 # -- what the loader asks ----------------------------------------------------------------------

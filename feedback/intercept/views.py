@@ -113,8 +113,11 @@ def _error(status: int, code: str, message: str, site: InterceptSite | None = No
     return _json({"error": code, "message": message}, status, site)
 
 
-@bp.route("/intercept/v1/<path:_any>", methods=["OPTIONS"])
-def preflight(_any: str) -> Response:
+@bp.after_request
+def _preflight(resp: Response) -> Response:
+    """CORS preflight of the JSON endpoints (the loader avoids it, other callers may not)."""
+    if request.method != "OPTIONS" or not request.path.startswith("/intercept/v1/"):
+        return resp
     resp = Response(status=204)
     origin = request.headers.get("Origin")
     if origin:

@@ -15,6 +15,8 @@
 
   function get(s, k) { try { return JSON.parse(w[s].getItem(P + k)); } catch (e) {} }
   function set(s, k, v) { try { w[s].setItem(P + k, JSON.stringify(v)); } catch (e) {} }
+  // Tells the page what happens: feedbackintercept:ready, :open and :close events on document.
+  function emit(n, x) { try { d.dispatchEvent(new CustomEvent("feedbackintercept:" + n, { detail: x })); } catch (e) {} }
   function warn(m) { w.console && console.warn("feedback intercept: " + m); }
   function enc(v) { return encodeURIComponent(v); }
   function href() { return location.href.split("#")[0]; }
@@ -73,11 +75,12 @@
       if (!o || !o.open) { busy = 0; return check(); }
       if (o.identity_problem) warn(o.identity_problem);
       function show() {
+        emit("open", { survey: s.id });
         w.__fbiOverlay(base, o, function (status) { // answered or dismissed: remembered here and on the server
           set(L, "s:" + s.id, now());
           var path = "/intercept/v1/displays/" + o.display, body = { status: status, visitor: visitor };
           navigator.sendBeacon ? navigator.sendBeacon(base + path, JSON.stringify(body)) : post(path, body, function () {});
-        }, function () { busy = 2; }); // one survey per page view
+        }, function (status) { busy = 2; emit("close", { survey: s.id, status: status }); }); // one survey per page view
       }
       if (w.__fbiOverlay) return show();
       var sc = d.createElement("script");
@@ -116,6 +119,7 @@
         if (!r.ok) return warn(c.message || r.status);
         if (c.identity_problem) warn(c.identity_problem);
         cfg = c;
+        emit("ready", { surveys: c.surveys.map(function (s) { return s.id; }) });
         schedule();
       });
     }, function () {});

@@ -54,13 +54,13 @@
       html.style.overflow = overflow;
       host.remove();
       if (prev && prev.focus && d.contains(prev)) prev.focus();
-      onClosed();
+      onClosed(answered ? "answered" : "dismissed");
     }
     function key(e) { if (e.key == "Escape") { e.preventDefault(); close(); } }
     function message(e) {
       var m = e.data;
       if (e.origin != origin || e.source != frame.contentWindow || !m || typeof m != "object") return;
-      if (m.type == "feedback:complete" && !answered) {
+      if (m.type == "feedback:complete" && m.status == "complete" && !answered) {
         answered = 1;
         onStatus("answered");
         timer = setTimeout(close, 4000); // time to read the thank-you
