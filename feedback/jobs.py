@@ -3,25 +3,35 @@
 * :func:`schedule` writes a :class:`~feedback.store.models.Job` row in the
   caller's transaction (the operations layer commits it together with whatever
   caused it), so a job is never lost when Redis is down.
-* :func:`dispatch_due` moves due rows onto the rq queue, or, with no
-  ``REDIS_URL`` (the embedded default), runs them in-process.
+* :func:`dispatch_due` moves due rows onto the rq queue (a job due in the next few
+  seconds goes to rq's scheduler, which releases it on time), or, with no ``REDIS_URL``
+  (the embedded default), runs them in-process. When Redis is down the rows simply
+  stay pending and the next dispatch moves them: nothing is lost.
 * :func:`run_job` is the module-level function rq imports by path; it takes a
-  job id, is idempotent, and retries with exponential backoff. A job that keeps
-  failing is marked ``failed`` with its error, and :func:`retry_job` puts it back.
+  job id, is idempotent (a job is claimed once, atomically), and retries with
+  exponential backoff. A job that keeps failing is marked ``failed`` with its
+  error, :func:`list_jobs` shows it and :func:`retry_job` puts it back.
+* :func:`recover_stuck` returns to the outbox the jobs lost by Redis (flushed) or by a
+  worker that died while running them.
+* :func:`run_worker` is ``feedback worker``: an rq worker with its scheduler, plus the
+  dispatcher loop in a thread. :class:`InProcessRunner` is the same loop without Redis.
 
 Job functions are module-level functions taking ids, registered with :func:`job`.
+Time comes from :func:`clock`, which tests (and simulations) can replace through the
+``CLOCK`` setting (a callable returning naive UTC).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from feedback.store.models import Job, db, utcnow
 
@@ -30,6 +40,13 @@ log = logging.getLogger(__name__)
 QUEUE_NAME = "feedback"
 JOBS: dict[str, Callable[..., Any]] = {}
 BACKOFF_SECONDS = 30
+MAX_BACKOFF_SECONDS = 6 * 3600
+#: An enqueued job that rq no longer knows after this long goes back to the outbox.
+ENQUEUED_TIMEOUT = dt.timedelta(minutes=10)
+#: A job still "running" after this long belonged to a worker that died.
+RUNNING_TIMEOUT = dt.timedelta(minutes=30)
+#: rq kills a job that runs longer than this (seconds).
+JOB_TIMEOUT = 600
 
 #: Modules that define jobs with :func:`job`; imported before a job is looked up, so a
 #: worker process knows every job whichever module scheduled it. Missing ones are skipped.
@@ -58,6 +75,17 @@ def job(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+def clock() -> dt.datetime:
+    """Now, as naive UTC: the ``CLOCK`` setting when the application has one (tests)."""
+    from flask import current_app, has_app_context
+
+    if has_app_context():
+        fn = current_app.config.get("CLOCK")
+        if fn is not None:
+            return fn()
+    return utcnow()
+
+
 def schedule(
     name: str,
     *args: Any,
@@ -65,7 +93,8 @@ def schedule(
     dedupe_key: str | None = None,
     max_attempts: int = 5,
 ) -> Job:
-    """Add a job to the outbox in the current transaction (the caller commits)."""
+    """Add a job to the outbox in the current transaction (the caller commits).
+    With ``dedupe_key``, a job already scheduled under that key is returned instead."""
     if name not in JOBS:
         load_job_modules()
     if name not in JOBS:
@@ -74,67 +103,209 @@ def schedule(
         existing = db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
         if existing is not None:
             return existing
-    row = Job(name=name, args=list(args), run_at=run_at or utcnow(), dedupe_key=dedupe_key, max_attempts=max_attempts)
+    row = Job(
+        name=name, args=list(args), run_at=run_at or clock(), dedupe_key=dedupe_key, max_attempts=max_attempts,
+        status="pending", attempts=0,
+    )
     db.session.add(row)
     db.session.flush()
     return row
 
 
-def _redis_queue() -> Any | None:
+# -- Redis --------------------------------------------------------------------------------------
+
+
+def queue_name() -> str:
+    from flask import current_app
+
+    return str(current_app.config.get("JOBS_QUEUE") or QUEUE_NAME)
+
+
+def redis_connection() -> Any | None:
+    """The application's Redis connection (None without ``REDIS_URL``). Cached per URL."""
     from flask import current_app
 
     url = current_app.config.get("REDIS_URL")
     if not url:
         return None
+    cached = current_app.extensions.get("feedback_redis")
+    if cached is not None and cached[0] == url:
+        return cached[1]
     from redis import Redis
+
+    conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=30)
+    current_app.extensions["feedback_redis"] = (url, conn)
+    return conn
+
+
+def _redis_queue() -> Any | None:
+    conn = redis_connection()
+    if conn is None:
+        return None
     from rq import Queue
 
-    conn = current_app.extensions.get("feedback_redis")
-    if conn is None:
-        conn = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
-        current_app.extensions["feedback_redis"] = conn
-    return Queue(QUEUE_NAME, connection=conn)
+    return Queue(queue_name(), connection=conn)
 
 
-def dispatch_due(now: dt.datetime | None = None, limit: int = 200) -> int:
-    """Move due jobs to rq (or run them here without Redis). Returns how many moved."""
-    now = now or utcnow()
-    ids = list(
-        db.session.scalars(
-            select(Job.id).where(Job.status == "pending", Job.run_at <= now).order_by(Job.run_at, Job.id).limit(limit)
-        )
-    )
+def rq_job_id(job_id: int, attempts: int) -> str:
+    return f"feedback-job-{job_id}-{attempts}"
+
+
+def _note_redis(ok: bool, error: str | None = None) -> None:
+    """Log a Redis outage once when it starts and once when it ends."""
+    from flask import current_app
+
+    state = current_app.extensions.setdefault("feedback_redis_state", {"down_since": None, "error": None})
+    if ok and state["down_since"] is not None:
+        log.warning("Redis is back after an outage since %s; delivering the outbox", state["down_since"])
+        state["down_since"] = None
+        state["error"] = None
+    elif not ok:
+        if state["down_since"] is None:
+            log.warning("cannot reach Redis (%s); jobs stay in the outbox until it is back", error)
+            state["down_since"] = utcnow()
+        state["error"] = error
+
+
+def redis_status() -> dict[str, Any]:
+    from flask import current_app
+
+    state = current_app.extensions.get("feedback_redis_state") or {}
+    return {"down_since": state.get("down_since"), "error": state.get("error")}
+
+
+# -- dispatching --------------------------------------------------------------------------------
+
+
+def dispatch_due(now: dt.datetime | None = None, limit: int = 500, lookahead: float = 0.0) -> int:
+    """Move due jobs to rq (or run them here without Redis). Returns how many moved.
+
+    With ``lookahead`` seconds, jobs due that soon are handed to rq's scheduler with their
+    time, so they start on time even though the dispatcher only looks every few seconds."""
+    now = now or clock()
+    horizon = now + dt.timedelta(seconds=lookahead)
+    rows = db.session.execute(
+        select(Job.id, Job.run_at, Job.attempts)
+        .where(Job.status == "pending", Job.run_at <= horizon)
+        .order_by(Job.run_at, Job.id)
+        .limit(limit)
+    ).all()
     db.session.rollback()
-    if not ids:
+    if not rows:
         return 0
     queue = _redis_queue()
-    moved = 0
-    for job_id in ids:
-        if queue is None:
-            run_job(job_id, now=now)
-            moved += 1
-            continue
-        claimed = db.session.execute(
-            update(Job).where(Job.id == job_id, Job.status == "pending").values(status="enqueued", updated_at=utcnow())
-        ).rowcount
-        db.session.commit()
-        if not claimed:
-            continue
-        try:
-            queue.enqueue("feedback.jobs.run_job", job_id, job_id=f"feedback-job-{job_id}-{_attempts(job_id)}")
-            moved += 1
-        except Exception as e:  # noqa: BLE001 - Redis down: keep the row pending, nothing lost
-            log.warning("cannot enqueue job %s (%s); it stays in the outbox", job_id, e)
-            db.session.execute(update(Job).where(Job.id == job_id).values(status="pending"))
-            db.session.commit()
-            break
-    return moved
+    if queue is None:
+        moved = 0
+        for job_id, run_at, _attempts in rows:
+            if run_at <= now:
+                run_job(job_id, now=now)
+                moved += 1
+        return moved
 
-
-def _attempts(job_id: int) -> int:
-    value = db.session.scalar(select(Job.attempts).where(Job.id == job_id))
+    # Claim the batch: only rows still pending are ours (another dispatcher may race us).
+    stamp = utcnow()
+    ids = [r[0] for r in rows]
+    db.session.execute(
+        update(Job).where(Job.id.in_(ids), Job.status == "pending").values(status="enqueued", updated_at=stamp)
+    )
+    db.session.commit()
+    claimed = {
+        r[0]: r
+        for r in db.session.execute(
+            select(Job.id, Job.run_at, Job.attempts).where(
+                Job.id.in_(ids), Job.status == "enqueued", Job.updated_at == stamp
+            )
+        ).all()
+    }
     db.session.rollback()
-    return int(value or 0)
+    if not claimed:
+        return 0
+    real_now = utcnow()
+    try:
+        with queue.connection.pipeline() as pipe:
+            for job_id, run_at, attempts in claimed.values():
+                rq_job = queue.create_job(
+                    "feedback.jobs.run_job", args=(job_id,), job_id=rq_job_id(job_id, attempts),
+                    timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 86400,
+                    description=f"outbox job {job_id}",
+                )
+                if run_at > real_now + dt.timedelta(seconds=1):
+                    queue.schedule_job(rq_job, run_at.replace(tzinfo=dt.UTC), pipeline=pipe)
+                else:
+                    queue.enqueue_job(rq_job, pipeline=pipe)
+            pipe.execute()
+    except Exception as e:  # noqa: BLE001 - Redis down: the rows go back to pending, nothing lost
+        _note_redis(False, f"{type(e).__name__}: {e}")
+        db.session.execute(
+            update(Job).where(Job.id.in_(list(claimed)), Job.status == "enqueued").values(status="pending")
+        )
+        db.session.commit()
+        return 0
+    _note_redis(True)
+    return len(claimed)
+
+
+def dispatch_all(now: dt.datetime | None = None, lookahead: float = 0.0) -> int:
+    """Dispatch until nothing is due (each in-process job may schedule more)."""
+    total = 0
+    for _ in range(1000):
+        moved = dispatch_due(now=now, lookahead=lookahead)
+        total += moved
+        if not moved:
+            break
+    return total
+
+
+def recover_stuck(now: dt.datetime | None = None) -> int:
+    """Put back in the outbox the jobs Redis lost and the jobs of a worker that died."""
+    now = now or utcnow()
+    recovered = 0
+    stale = list(
+        db.session.execute(
+            select(Job.id, Job.attempts, Job.run_at).where(
+                Job.status == "enqueued", Job.updated_at < now - ENQUEUED_TIMEOUT
+            )
+        ).all()
+    )
+    db.session.rollback()
+    conn = redis_connection()
+    if stale:
+        from rq.job import Job as RqJob
+
+        for job_id, attempts, run_at in stale:
+            if conn is not None:
+                if run_at > now:
+                    continue  # waiting in rq's scheduler
+                try:
+                    if RqJob.exists(rq_job_id(job_id, attempts), connection=conn):
+                        status = RqJob.fetch(rq_job_id(job_id, attempts), connection=conn).get_status()
+                        if status not in ("failed", "stopped", "canceled"):
+                            continue
+                except Exception:  # noqa: BLE001 - Redis down: try again later
+                    return recovered
+            recovered += db.session.execute(
+                update(Job).where(Job.id == job_id, Job.status == "enqueued").values(status="pending", updated_at=utcnow())
+            ).rowcount
+        db.session.commit()
+    dead = list(
+        db.session.scalars(select(Job).where(Job.status == "running", Job.updated_at < now - RUNNING_TIMEOUT))
+    )
+    for row in dead:
+        row.last_error = "the worker stopped while running this job"
+        row.status = "failed" if row.attempts >= row.max_attempts else "pending"
+        row.run_at = now
+        recovered += 1
+    db.session.commit()
+    if recovered:
+        log.warning("returned %d stuck jobs to the outbox", recovered)
+    return recovered
+
+
+# -- running ------------------------------------------------------------------------------------
+
+
+def backoff(attempts: int) -> dt.timedelta:
+    return dt.timedelta(seconds=min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** max(0, attempts - 1)))
 
 
 def run_job(job_id: int, now: dt.datetime | None = None) -> str:
@@ -165,35 +336,105 @@ def run_job(job_id: int, now: dt.datetime | None = None) -> str:
         db.session.rollback()
         row = db.session.get(Job, job_id)
         assert row is not None
-        row.last_error = f"{type(e).__name__}: {e}"
+        row.last_error = f"{type(e).__name__}: {e}"[:4000]
         if row.attempts >= row.max_attempts:
             row.status = "failed"
             log.error("job %s %s failed for good: %s", row.id, row.name, row.last_error)
+            db.session.commit()
+            _on_failure(fn, row.args, row.last_error)
+            return "failed"
         else:
             row.status = "pending"
-            row.run_at = (now or utcnow()) + dt.timedelta(seconds=BACKOFF_SECONDS * 2 ** (row.attempts - 1))
+            row.run_at = (now or clock()) + backoff(row.attempts)
             log.warning("job %s %s failed (attempt %d), retrying: %s", row.id, row.name, row.attempts, row.last_error)
         db.session.commit()
         return row.status
-    row = db.session.get(Job, job_id)
-    if row is not None:
-        row.status = "done"
-        row.last_error = None
-        db.session.commit()
+    db.session.rollback()  # whatever the job left uncommitted is not ours to keep
+    db.session.execute(update(Job).where(Job.id == job_id).values(status="done", last_error=None, updated_at=utcnow()))
+    db.session.commit()
     return "done"
 
 
-def retry_job(job_id: int) -> None:
+def _on_failure(fn: Callable[..., Any] | None, args: list[Any], error: str | None) -> None:
+    """A job may define ``on_failure(*args, error=...)``, called once it has failed for good
+    (e.g. to move an invitation on to its next channel)."""
+    hook = getattr(fn, "on_failure", None)
+    if hook is None:
+        return
+    try:
+        hook(*args, error=error)
+    except Exception:  # noqa: BLE001 - the job is already recorded as failed
+        db.session.rollback()
+        log.exception("on_failure of job %s", getattr(fn, "__name__", fn))
+
+
+# -- inspecting and retrying --------------------------------------------------------------------
+
+
+def list_jobs(status: str | Sequence[str] | None = None, limit: int = 100, name: str | None = None) -> list[Job]:
+    stmt = select(Job)
+    if status:
+        statuses = [status] if isinstance(status, str) else list(status)
+        stmt = stmt.where(Job.status.in_(statuses))
+    if name:
+        stmt = stmt.where(Job.name == name)
+    return list(db.session.scalars(stmt.order_by(Job.id.desc()).limit(limit)))
+
+
+def job_counts() -> dict[str, int]:
+    rows = db.session.execute(select(Job.status, func.count()).group_by(Job.status)).all()
+    return {status: int(n) for status, n in rows}
+
+
+def job_to_dict(row: Job) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "args": row.args,
+        "status": row.status,
+        "attempts": row.attempts,
+        "max_attempts": row.max_attempts,
+        "run_at": _iso(row.run_at),
+        "last_error": row.last_error,
+        "created_at": _iso(row.created_at),
+        "updated_at": _iso(row.updated_at),
+    }
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.replace(microsecond=0).isoformat() + "Z" if value else None
+
+
+def retry_job(job_id: int) -> Job:
+    """Put a failed (or any not running) job back in the outbox, due now, with one more attempt."""
     row = db.session.get(Job, job_id)
     if row is None:
         raise KeyError(job_id)
+    if row.status == "running":
+        raise ValueError(f"job {job_id} is running")
     row.status = "pending"
-    row.run_at = utcnow()
+    row.run_at = clock()
     row.max_attempts = max(row.max_attempts, row.attempts + 1)
     db.session.commit()
+    return row
 
+
+def retry_failed() -> int:
+    ids = [r.id for r in list_jobs("failed", limit=100000)]
+    for job_id in ids:
+        retry_job(job_id)
+    return len(ids)
+
+
+# -- worker ---------------------------------------------------------------------------------------
 
 _app_singleton: Any = None
+
+
+def bind_app(app: Any) -> None:
+    """The application rq jobs run in (``feedback worker`` binds its own)."""
+    global _app_singleton
+    _app_singleton = app
 
 
 def _worker_app() -> Any:
@@ -205,26 +446,127 @@ def _worker_app() -> Any:
     return _app_singleton
 
 
-class InProcessRunner:
-    """Without Redis: a daemon thread that dispatches due jobs every ``interval`` seconds."""
+class Dispatcher:
+    """The dispatcher loop: every ``interval`` seconds, move due jobs to rq (or run them
+    here without Redis), and now and then recover stuck ones. Runs in a daemon thread."""
 
-    def __init__(self, app: Any, interval: float = 1.0) -> None:
+    def __init__(self, app: Any, interval: float = 1.0, lookahead: float | None = None) -> None:
         self.app = app
         self.interval = interval
+        self.lookahead = (2 * interval) if lookahead is None else lookahead
         self._stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, name="feedback-jobs", daemon=True)
+        self._last_recover = 0.0
+        self._ready = False
+        self.thread = threading.Thread(target=self._loop, name="feedback-dispatcher", daemon=True)
 
     def start(self) -> None:
         self.thread.start()
 
-    def stop(self) -> None:
+    def stop(self, wait: bool = True) -> None:
         self._stop.set()
+        if wait and self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout=10)
+
+    def tick(self) -> int:
+        with self.app.app_context():
+            if not self._ready:
+                from sqlalchemy import inspect
+
+                if not inspect(db.engine).has_table("jobs"):
+                    return 0  # not migrated yet (`feedback db upgrade`)
+                self._ready = True
+            moved = dispatch_due(lookahead=self.lookahead if redis_connection() is not None else 0.0)
+            if time.monotonic() - self._last_recover > 60:
+                self._last_recover = time.monotonic()
+                recover_stuck()
+            return moved
 
     def _loop(self) -> None:
         while not self._stop.is_set():
+            moved = 0
             try:
-                with self.app.app_context():
-                    dispatch_due()
-            except Exception:  # noqa: BLE001
+                moved = self.tick()
+            except Exception:  # noqa: BLE001 - the loop keeps going; the outbox keeps the jobs
                 log.exception("job dispatcher")
-            time.sleep(self.interval)
+                try:
+                    with self.app.app_context():
+                        db.session.rollback()
+                except Exception:  # noqa: BLE001
+                    pass
+            if not moved:
+                self._stop.wait(self.interval)
+
+
+class InProcessRunner(Dispatcher):
+    """Without Redis: the dispatcher loop runs the jobs itself, delays included."""
+
+    def __init__(self, app: Any, interval: float = 1.0) -> None:
+        super().__init__(app, interval, lookahead=0.0)
+        self.thread.name = "feedback-jobs"
+
+
+def start_in_process_runner(app: Any, interval: float = 1.0) -> InProcessRunner | None:
+    """Start the in-process runner of ``app`` once per process (also after a fork)."""
+    current = app.extensions.get("feedback_job_runner")
+    if current is not None and current[0] == os.getpid():
+        return current[1]
+    runner = InProcessRunner(app, interval)
+    app.extensions["feedback_job_runner"] = (os.getpid(), runner)
+    runner.start()
+    if hasattr(os, "register_at_fork") and not app.extensions.get("feedback_job_runner_fork_hook"):
+        app.extensions["feedback_job_runner_fork_hook"] = True
+        os.register_at_fork(after_in_child=lambda: _restart_after_fork(app, interval))
+    return runner
+
+
+def _restart_after_fork(app: Any, interval: float) -> None:
+    # Threads do not survive fork(): a pre-forking server's workers start their own runner.
+    if app.extensions.get("feedback_job_runner") is not None:
+        try:
+            start_in_process_runner(app, interval)
+        except Exception:  # noqa: BLE001
+            log.exception("cannot restart the job runner after fork")
+
+
+def make_worker(app: Any, *, fork: bool = False, name: str | None = None) -> Any:
+    """An rq worker on the application's queue that runs jobs in the application."""
+    from rq import SimpleWorker, Worker
+
+    conn = redis_connection()
+    if conn is None:
+        raise RuntimeError("REDIS_URL is not set")
+    bind_app(app)
+    if fork:
+
+        class ForkingWorker(Worker):
+            def main_work_horse(self, job: Any, queue: Any) -> None:  # type: ignore[override]
+                # The work horse must not share the parent's database connections.
+                with app.app_context():
+                    db.engine.dispose(close=False)
+                super().main_work_horse(job, queue)
+
+        cls: Any = ForkingWorker
+    else:
+        cls = SimpleWorker
+    with app.app_context():
+        qname = queue_name()
+    return cls([qname], connection=conn, name=name)
+
+
+def run_worker(
+    app: Any, *, burst: bool = False, fork: bool = False, interval: float = 1.0, with_scheduler: bool = True
+) -> None:
+    """``feedback worker``: the dispatcher loop in a thread and an rq worker with its scheduler.
+    With ``burst``, dispatch what is due, run it, and return."""
+    worker = make_worker(app, fork=fork)
+    if burst:
+        with app.app_context():
+            dispatch_all(lookahead=0.0)
+        worker.work(burst=True, with_scheduler=with_scheduler)
+        return
+    dispatcher = Dispatcher(app, interval=interval)
+    dispatcher.start()
+    try:
+        worker.work(burst=False, with_scheduler=with_scheduler)
+    finally:
+        dispatcher.stop()

@@ -22,6 +22,6 @@ def json_schema() -> dict[str, Any]:
     from .loader import EXTENSION_SECTIONS, import_extensions
 
     import_extensions()
-    for key in EXTENSION_SECTIONS:
-        props.setdefault(key, {"description": f"the {key} section"})
+    for key, checker in EXTENSION_SECTIONS.items():
+        props.setdefault(key, getattr(checker, "json_schema", None) or {"description": f"the {key} section"})
     return schema

@@ -1,0 +1,26 @@
+"""Jobs of the channel ladder (module-level, taking ids; run from the outbox)."""
+
+from __future__ import annotations
+
+from feedback.jobs import job
+
+from . import operations as dist
+
+
+@job
+def run_step(step_id: int) -> str:
+    """Send one step of an invitation's ladder on its channel (or defer / skip it)."""
+    return dist.run_step(step_id)
+
+
+def _run_step_failed(step_id: int, error: str | None = None) -> None:
+    dist._run_step_failed(step_id, error)
+
+
+run_step.on_failure = _run_step_failed  # type: ignore[attr-defined]
+
+
+@job
+def check_step(step_id: int) -> str:
+    """A sent step's wait is over: stop if answered, else move down the ladder."""
+    return dist.check_step(step_id)

@@ -1,0 +1,848 @@
+"""The operations of distribution: the only code of this part that writes and commits.
+
+* :func:`receive` takes what an integrator posted (one event, ``{"events": [...]}`` or a
+  JSON array), checks every event, stores the valid ones with their contact and, in the
+  same transaction, what each matching trigger decided: an invitation with its ladder of
+  steps and the job of its first step (the transactional outbox), or why not.
+* :func:`run_step` and :func:`check_step` (run by jobs) move an invitation down its
+  ladder: send on a channel, wait, and try the next channel while it goes unanswered.
+* :func:`start_invitation` records an invitation for a survey put to a contact some other
+  way (the web intercept, an email sent by hand), so it counts in the contact policy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from feedback.errors import FeedbackError
+from feedback.jobs import clock, schedule
+from feedback.store import operations as ops
+from feedback.store.distribution import (
+    EmailMessage,
+    Invitation,
+    InvitationStep,
+    TouchpointEvent,
+    TriggerDecision,
+)
+from feedback.store.models import Answer, CallAttempt, Contact, Response, Session, Survey, db
+
+from . import policy as pol
+from .definition import Trigger, format_duration, in_sample, triggers_of
+from .validation import EventIn, FieldProblem, event_context, parse_event
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1000
+#: When the last step of a ladder has neither ``wait`` nor ``expires``: how long it stays open.
+DEFAULT_LAST_WAIT = dt.timedelta(days=7)
+OPEN_STEP_STATUSES = ("planned", "scheduled", "deferred", "sending")
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.replace(microsecond=0).isoformat() + "Z" if value else None
+
+
+# -- triggers of the active surveys ---------------------------------------------------------------
+
+
+def active_triggers() -> list[Trigger]:
+    """Every trigger of every active survey's current version (cached per set of versions)."""
+    from flask import current_app
+
+    rows = tuple(
+        db.session.execute(
+            select(Survey.id, Survey.current_version_id)
+            .where(Survey.active.is_(True), Survey.current_version_id.is_not(None))
+            .order_by(Survey.id)
+        ).all()
+    )
+    cache = current_app.extensions.setdefault("feedback_triggers", {})
+    if cache.get("key") == rows:
+        return cache["triggers"]
+    out: list[Trigger] = []
+    for _sid, vid in rows:
+        try:
+            compiled = ops.compiled_version(vid)
+        except FeedbackError:
+            log.exception("cannot compile survey version %s", vid)
+            continue
+        out.extend(triggers_of(compiled))
+    cache["key"] = rows
+    cache["triggers"] = out
+    return out
+
+
+# -- intake ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Received:
+    status: int
+    body: dict[str, Any]
+
+
+def receive(payload: Any, *, api_key_id: int | None = None, source: str = "api") -> Received:
+    """Check and store what was posted to ``/api/v1/events``; the HTTP status and body."""
+    now = clock()
+    batch = isinstance(payload, list) or (isinstance(payload, Mapping) and "events" in payload)
+    if not batch:
+        event, problems = parse_event(payload, now)
+        if event is None:
+            n = len(problems)
+            return Received(
+                400,
+                {
+                    "error": "invalid_event",
+                    "message": f"the event has {n} problem{'s' if n != 1 else ''}; nothing was stored",
+                    "errors": [p.to_dict() for p in problems],
+                },
+            )
+        result = accept([event], now=now, api_key_id=api_key_id, source=source)[0]
+        return Received(202, result)
+
+    if isinstance(payload, Mapping):
+        extra = [k for k in payload if k != "events"]
+        items = payload.get("events")
+        if extra:
+            return Received(400, {
+                "error": "invalid_batch",
+                "message": f"a batch is {{\"events\": [...]}}; unknown field{'s' if len(extra) > 1 else ''} {', '.join(map(str, extra))}",
+            })
+        if not isinstance(items, list):
+            return Received(400, {"error": "invalid_batch", "message": "events must be a list of events"})
+    else:
+        items = payload
+    if not items:
+        return Received(400, {"error": "invalid_batch", "message": "the batch has no events"})
+    if len(items) > MAX_BATCH:
+        return Received(413, {
+            "error": "batch_too_large",
+            "message": f"at most {MAX_BATCH} events per request; this one has {len(items)}. Nothing was stored.",
+        })
+    results: list[dict[str, Any] | None] = [None] * len(items)
+    valid: list[tuple[int, EventIn]] = []
+    for i, raw in enumerate(items):
+        event, problems = parse_event(raw, now)
+        if event is None:
+            rid = raw.get("id") if isinstance(raw, Mapping) and isinstance(raw.get("id"), str | int) else None
+            results[i] = {
+                "index": i,
+                "id": str(rid) if rid is not None else None,
+                "status": "invalid",
+                "errors": [p.to_dict() for p in problems],
+            }
+        else:
+            valid.append((i, event))
+    if valid:
+        accepted = accept([e for _, e in valid], now=now, api_key_id=api_key_id, source=source)
+        for (i, _), res in zip(valid, accepted, strict=True):
+            results[i] = {"index": i, **res}
+    counts = {"accepted": 0, "duplicate": 0, "invalid": 0}
+    for r in results:
+        assert r is not None
+        counts[r["status"]] += 1
+    body = {
+        "accepted": counts["accepted"],
+        "duplicates": counts["duplicate"],
+        "rejected": counts["invalid"],
+        "results": results,
+    }
+    return Received(202 if valid else 400, body)
+
+
+def accept(
+    events: Sequence[EventIn], *, now: dt.datetime | None = None, api_key_id: int | None = None, source: str = "api"
+) -> list[dict[str, Any]]:
+    """Store valid events and their decisions; one result per event, in order. An event id
+    seen before (or earlier in the same batch) is a duplicate: its original decisions are
+    returned and nothing is stored again."""
+    now = now or clock()
+    ids = list({e.id for e in events})
+    existing: dict[str, TouchpointEvent] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        for row in db.session.scalars(select(TouchpointEvent).where(TouchpointEvent.external_id.in_(chunk))):
+            existing[row.external_id] = row
+    results: list[dict[str, Any] | None] = [None] * len(events)
+    first_in_batch: dict[str, int] = {}
+    fresh: list[int] = []
+    for i, e in enumerate(events):
+        if e.id in existing or e.id in first_in_batch:
+            continue
+        first_in_batch[e.id] = i
+        fresh.append(i)
+    try:
+        for i in fresh:
+            results[i] = _store_and_decide(events[i], now, api_key_id, source)
+        db.session.commit()
+    except IntegrityError:
+        # Someone stored one of these ids (or created one of these contacts) at the same
+        # moment: take them one at a time, each in its own transaction.
+        db.session.rollback()
+        for i in fresh:
+            results[i] = _accept_alone(events[i], now, api_key_id, source)
+    for i, e in enumerate(events):
+        if results[i] is None:
+            row = existing.get(e.id) or _find_event(e.id)
+            if row is None:  # pragma: no cover - the first of the batch was stored above
+                raise RuntimeError(f"event {e.id} vanished")
+            results[i] = duplicate_result(row, e)
+    return [r for r in results if r is not None]
+
+
+def _accept_alone(e: EventIn, now: dt.datetime, api_key_id: int | None, source: str) -> dict[str, Any]:
+    for _attempt in range(3):
+        row = _find_event(e.id)
+        if row is not None:
+            return duplicate_result(row, e)
+        try:
+            result = _store_and_decide(e, now, api_key_id, source)
+            db.session.commit()
+            return result
+        except IntegrityError:
+            db.session.rollback()
+    row = _find_event(e.id)
+    if row is not None:
+        return duplicate_result(row, e)
+    raise RuntimeError(f"cannot store event {e.id}")
+
+
+def _find_event(external_id: str) -> TouchpointEvent | None:
+    return db.session.scalar(select(TouchpointEvent).where(TouchpointEvent.external_id == external_id))
+
+
+def duplicate_result(row: TouchpointEvent, e: EventIn | None = None) -> dict[str, Any]:
+    out = event_result(row, status="duplicate")
+    if e is not None and row.payload_hash and row.payload_hash != e.payload_hash():
+        out["warning"] = (
+            "an event with this id was accepted before with different content; the first one stands "
+            "(use a new id for a new event)"
+        )
+    return out
+
+
+def _store_and_decide(e: EventIn, now: dt.datetime, api_key_id: int | None, source: str) -> dict[str, Any]:
+    c = e.contact
+    contact = ops.find_or_create_contact(
+        external_id=c.id, phone=c.phone, email=c.email, locale=c.locale, timezone=c.timezone,
+        attributes=c.attributes, commit=False,
+    )
+    row = TouchpointEvent(
+        external_id=e.id,
+        type=e.type,
+        occurred_at=e.occurred_at,
+        received_at=now,
+        contact_id=contact.id,
+        contact_data=c.as_sent(),
+        data=e.data,
+        payload_hash=e.payload_hash(),
+        source=source,
+        api_key_id=api_key_id,
+    )
+    db.session.add(row)
+    db.session.flush()
+    decisions: list[tuple[TriggerDecision, Invitation | None]] = []
+    for trigger in active_triggers():
+        if trigger.matches_type(e.type):
+            decisions.append(decide(trigger, row, contact, now))
+    return event_result(row, status="accepted", decisions=decisions, contact=contact)
+
+
+def decide(
+    trigger: Trigger, event: TouchpointEvent, contact: Contact, now: dt.datetime
+) -> tuple[TriggerDecision, Invitation | None]:
+    """What one trigger does with one event: record the decision, and the invitation with
+    its steps and first job when it goes ahead. Does not commit."""
+    ectx = event_context(event.external_id, event.type, event.occurred_at, event.data or {})
+    cctx = contact.as_context()
+    scope = {"event": ectx, "contact": cctx}
+    decision = TriggerDecision(
+        event_id=event.id, survey_id=trigger.survey_id, trigger_index=trigger.index,
+        trigger_name=trigger.name, created_at=now,
+    )
+
+    def done(outcome: str, reason: str | None, detail: str, inv: Invitation | None = None,
+             until: dt.datetime | None = None) -> tuple[TriggerDecision, Invitation | None]:
+        decision.outcome, decision.reason, decision.detail = outcome, reason, detail
+        decision.deferred_until = until
+        decision.invitation = inv
+        db.session.add(decision)
+        return decision, inv
+
+    if not trigger.condition_holds(scope):
+        return done("skipped", "condition_false", f"if: {trigger.condition} is false for this event")
+    key = contact.external_id or contact.phone or contact.email or str(contact.id)
+    if not in_sample(key, trigger.survey_id, trigger.sample):
+        return done(
+            "sampled_out", "sampled_out",
+            f"sample {trigger.sample:.0%}: this contact is outside it (the same every time for this contact and survey)",
+        )
+    base = min(event.occurred_at, now)
+    expires_at = base + trigger.expires if trigger.expires else None
+    if expires_at is not None and expires_at <= now:
+        return done("suppressed", "expired", f"the event is older than expires ({format_duration(trigger.expires)})")
+
+    # Which rungs of the ladder can reach this contact at all.
+    reach = [(ch, pol.check_reachable(contact, ch)) for ch in trigger.channels]
+    usable = [ch for ch, d in reach if d.allowed]
+    if not usable:
+        reasons = {d.reason for _, d in reach}
+        reason = "opted_out" if reasons == {"opted_out"} else ("no_address" if reasons == {"no_address"} else "unreachable")
+        return done("suppressed", reason, "; ".join(f"{ch}: {d.detail}" for ch, d in reach))
+
+    first_at = max(now, base + trigger.delay)
+    check = pol.check(contact, trigger.survey_id, usable[0], now, when=first_at)
+    if check.outcome == "suppress":
+        return done("suppressed", check.reason, check.detail)
+    until = None
+    if check.outcome == "defer":
+        until = check.until
+        assert until is not None
+        first_at = until
+        if expires_at is not None and first_at >= expires_at:
+            return done("suppressed", "expired", f"{check.detail}, but the invitation expires at {_iso(expires_at)} before that")
+
+    inv = Invitation(
+        event_id=event.id,
+        survey_id=trigger.survey_id,
+        contact_id=contact.id,
+        source="trigger",
+        trigger_index=trigger.index,
+        trigger_name=trigger.name,
+        channels=list(trigger.channels),
+        wait_seconds=int(trigger.wait.total_seconds()) if trigger.wait else None,
+        status="scheduled",
+        locale=contact.locale,
+        context={"contact": cctx, "event": ectx},
+        expires_at=expires_at,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(inv)
+    k = 0
+    first: InvitationStep | None = None
+    for pos, (ch, d) in enumerate(reach):
+        step = InvitationStep(position=pos, channel=ch, created_at=now, updated_at=now, history=[])
+        if not d.allowed:
+            _set(step, "skipped", now, d.reason, d.detail)
+        else:
+            if first is None:
+                first = step
+                _set(step, "deferred" if until else "scheduled", now, check.reason if until else None,
+                     check.detail if until else None, until=until)
+                step.scheduled_for = first_at
+            else:
+                step.status = "planned"
+                step.scheduled_for = first_at + (trigger.wait or dt.timedelta(0)) * k
+                step.history = [{"at": _iso(now), "status": "planned"}]
+            k += 1
+        inv.steps.append(step)
+    db.session.flush()
+    assert first is not None
+    schedule("run_step", first.id, run_at=first_at, dedupe_key=f"step:{first.id}:run:0")
+    if until:
+        return done("deferred", check.reason, check.detail, inv, until)
+    when = "now" if first_at <= now else f"at {_iso(first_at)}"
+    return done("scheduled", None, f"{usable[0]} {when}" + (f", then {', '.join(usable[1:])} if unanswered" if len(usable) > 1 else ""), inv)
+
+
+def _set(
+    step: InvitationStep, status: str, now: dt.datetime, reason: str | None = None, detail: str | None = None,
+    *, until: dt.datetime | None = None,
+) -> None:
+    step.status = status
+    step.reason = reason
+    step.detail = detail
+    entry: dict[str, Any] = {"at": _iso(now), "status": status}
+    if reason:
+        entry["reason"] = reason
+    if detail:
+        entry["detail"] = detail
+    if until:
+        entry["until"] = _iso(until)
+    step.history = [*(step.history or []), entry]
+    step.updated_at = now
+
+
+# -- invitations started elsewhere ------------------------------------------------------------------
+
+
+def start_invitation(
+    survey_id: str,
+    contact: Contact | None,
+    channel: str,
+    *,
+    source: str,
+    context: Mapping[str, Any] | None = None,
+    locale: str | None = None,
+    sent: bool = True,
+    now: dt.datetime | None = None,
+    commit: bool = True,
+) -> Invitation:
+    """Record that ``survey_id`` is being put to ``contact`` on ``channel`` right now by some
+    other means (the web intercept, an email sent by hand): an invitation with one step.
+    It counts for the frequency cap and the minimum gap, and a response whose
+    ``meta.invitation_id`` is its id answers it. Check :func:`policy.check` first."""
+    now = now or clock()
+    inv = Invitation(
+        survey_id=survey_id,
+        contact_id=contact.id if contact is not None else None,
+        source=source,
+        channels=[channel],
+        status="in_progress" if sent else "scheduled",
+        locale=locale or (contact.locale if contact is not None else None),
+        context=dict(context or {}),
+        created_at=now,
+        updated_at=now,
+    )
+    step = InvitationStep(position=0, channel=channel, created_at=now, updated_at=now, history=[])
+    if sent:
+        _set(step, "sent", now)
+        step.sent_at = now
+    else:
+        _set(step, "sending", now)
+    step.scheduled_for = now
+    inv.steps.append(step)
+    db.session.add(inv)
+    db.session.flush()
+    if commit:
+        db.session.commit()
+    return inv
+
+
+# -- the ladder -------------------------------------------------------------------------------------
+
+
+def find_answer(inv: Invitation) -> Response | None:
+    """The response that answers the invitation: ``meta.invitation_id`` is its id and it
+    holds at least one answer."""
+    stmt = select(Response).where(Response.survey_id == inv.survey_id)
+    if inv.contact_id is not None:
+        stmt = stmt.where(Response.contact_id == inv.contact_id)
+    else:
+        stmt = stmt.order_by(Response.id.desc()).limit(1000)
+    for r in db.session.scalars(stmt):
+        if str((r.meta or {}).get("invitation_id")) != str(inv.id):
+            continue
+        n = db.session.scalar(select(func.count(Answer.id)).where(Answer.response_id == r.id))
+        if n:
+            return r
+    return None
+
+
+def _remaining(inv: Invitation, after: int = -1) -> list[InvitationStep]:
+    return [s for s in inv.steps if s.position > after and s.status in OPEN_STEP_STATUSES]
+
+
+def _finish(inv: Invitation, status: str, now: dt.datetime, reason: str | None = None) -> None:
+    inv.status = status
+    inv.status_reason = reason
+    inv.updated_at = now
+    for s in _remaining(inv):
+        _set(s, "cancelled", now, status if status != "stopped" else (reason or status))
+
+
+def _answered(inv: Invitation, response: Response, now: dt.datetime) -> None:
+    inv.answered_at = inv.answered_at or now
+    inv.response_id = response.id
+    channel = {"web": "email"}.get(response.channel, response.channel)
+    sent = [s for s in inv.steps if s.status in ("sent", "unanswered")]
+    step = next((s for s in reversed(sent) if s.channel == channel or (channel == "sms" and s.channel == "whatsapp")), None)
+    step = step or (sent[-1] if sent else None)
+    if step is not None:
+        _set(step, "answered", now, detail=f"response {response.id} ({response.channel})")
+        step.finished_at = now
+    _finish(inv, "answered", now)
+
+
+def refresh(inv: Invitation, now: dt.datetime | None = None) -> bool:
+    """Mark the invitation answered when a response has come in. Does not commit."""
+    if inv.status == "answered" or inv.status in ("failed",):
+        return inv.status == "answered"
+    response = find_answer(inv)
+    if response is None:
+        return False
+    _answered(inv, response, now or clock())
+    return True
+
+
+def run_step(step_id: int) -> str:
+    """Send one step of a ladder (the job ``run_step``). Idempotent. Commits."""
+    now = clock()
+    step = db.session.get(InvitationStep, step_id)
+    if step is None:
+        return "missing"
+    inv = step.invitation
+    if step.status not in ("scheduled", "deferred", "sending"):
+        return step.status
+    if refresh(inv, now):
+        db.session.commit()
+        return "answered"
+    if inv.finished:
+        _set(step, "cancelled", now, inv.status)
+        db.session.commit()
+        return "cancelled"
+    if inv.expires_at is not None and now >= inv.expires_at:
+        _finish(inv, "expired", now)
+        db.session.commit()
+        return "expired"
+    contact = inv.contact
+    if step.status == "sending":
+        ref = _sent_before(step, inv)
+        if ref is not None:
+            return _sent(step, inv, ref, now)
+    reach = pol.check_reachable(contact, step.channel)
+    if not reach.allowed:
+        _set(step, "skipped", now, reach.reason, reach.detail)
+        step.finished_at = now
+        if reach.reason == "opted_out" and pol.opt_out_of(contact, step.channel) == "all":
+            _finish(inv, "stopped", now, "opted_out")
+            db.session.commit()
+            return "stopped"
+        _advance(inv, step, now)
+        db.session.commit()
+        return "skipped"
+    quiet = pol.check_quiet_hours(contact, step.channel, now)
+    if quiet.outcome == "defer":
+        assert quiet.until is not None
+        if inv.expires_at is not None and quiet.until >= inv.expires_at:
+            _set(step, "skipped", now, "expired", f"{quiet.detail}, but the invitation expires first")
+            _finish(inv, "expired", now)
+            db.session.commit()
+            return "expired"
+        _set(step, "deferred", now, quiet.reason, quiet.detail, until=quiet.until)
+        step.scheduled_for = quiet.until
+        n = len(step.history or [])
+        schedule("run_step", step.id, run_at=quiet.until, dedupe_key=f"step:{step.id}:run:{n}")
+        db.session.commit()
+        return "deferred"
+    _set(step, "sending", now)
+    db.session.commit()
+    try:
+        ref = _send(step, inv, contact)
+    except FeedbackError as e:
+        db.session.rollback()
+        step = db.session.get(InvitationStep, step_id)
+        assert step is not None
+        inv = step.invitation
+        _set(step, "failed", now, "refused", e.message)
+        step.finished_at = now
+        _advance(inv, step, now)
+        db.session.commit()
+        return "failed"
+    except ModuleNotFoundError as e:
+        db.session.rollback()
+        step = db.session.get(InvitationStep, step_id)
+        assert step is not None
+        inv = step.invitation
+        _set(step, "failed", now, "channel_unavailable", f"the {step.channel} channel is not installed ({e.name})")
+        step.finished_at = now
+        _advance(inv, step, now)
+        db.session.commit()
+        return "failed"
+    step = db.session.get(InvitationStep, step_id)
+    assert step is not None
+    return _sent(step, step.invitation, str(ref), now)
+
+
+def _run_step_failed(step_id: int, error: str | None = None) -> None:
+    """The job gave up (after its retries): record the step as failed and move on."""
+    now = clock()
+    step = db.session.get(InvitationStep, step_id)
+    if step is None or step.status not in ("scheduled", "deferred", "sending"):
+        return
+    _set(step, "failed", now, "error", error)
+    step.finished_at = now
+    _advance(step.invitation, step, now)
+    db.session.commit()
+
+
+def _sent(step: InvitationStep, inv: Invitation, ref: str, now: dt.datetime) -> str:
+    _set(step, "sent", now)
+    step.ref = ref
+    step.sent_at = now
+    inv.status = "in_progress"
+    inv.updated_at = now
+    nxt = _remaining(inv, step.position)
+    wait = dt.timedelta(seconds=inv.wait_seconds) if inv.wait_seconds else None
+    if nxt and wait is not None:
+        check_at = now + wait
+        if inv.expires_at is not None:
+            check_at = min(check_at, inv.expires_at)
+        for k, s in enumerate(nxt):
+            if s.status == "planned":
+                s.scheduled_for = check_at + wait * k
+    else:
+        check_at = inv.expires_at or now + max(wait or dt.timedelta(0), DEFAULT_LAST_WAIT)
+    schedule("check_step", step.id, run_at=check_at, dedupe_key=f"step:{step.id}:check")
+    db.session.commit()
+    return "sent"
+
+
+def _advance(inv: Invitation, after: InvitationStep, now: dt.datetime) -> None:
+    """Start the next planned step now; end the invitation when there is none."""
+    nxt = next((s for s in _remaining(inv, after.position) if s.status == "planned"), None)
+    if nxt is None:
+        if any(s.sent_at is not None for s in inv.steps):
+            _finish(inv, "unanswered", now)
+        else:
+            reasons = {s.reason for s in inv.steps if s.status in ("skipped", "failed")}
+            _finish(inv, "stopped", now, reasons.pop() if len(reasons) == 1 else "not_sent")
+        return
+    if inv.expires_at is not None and now >= inv.expires_at:
+        _finish(inv, "expired", now)
+        return
+    _set(nxt, "scheduled", now)
+    nxt.scheduled_for = now
+    schedule("run_step", nxt.id, run_at=now, dedupe_key=f"step:{nxt.id}:run:0")
+
+
+def check_step(step_id: int) -> str:
+    """The wait of a sent step is over (the job ``check_step``): stop when answered, else
+    try the next channel, else close the invitation. Commits."""
+    now = clock()
+    step = db.session.get(InvitationStep, step_id)
+    if step is None:
+        return "missing"
+    inv = step.invitation
+    if step.status != "sent":
+        return step.status
+    if refresh(inv, now):
+        db.session.commit()
+        return "answered"
+    if inv.finished:
+        db.session.commit()
+        return inv.status
+    _set(step, "unanswered", now)
+    step.finished_at = now
+    if inv.expires_at is not None and now >= inv.expires_at:
+        _finish(inv, "expired", now)
+    else:
+        _advance(inv, step, now)
+    db.session.commit()
+    return "unanswered"
+
+
+def _channel_meta(inv: Invitation, step: InvitationStep) -> dict[str, Any]:
+    meta: dict[str, Any] = {"invitation_id": inv.id, "step_id": step.id}
+    if inv.event is not None:
+        meta["event_id"] = inv.event.external_id
+    return meta
+
+
+def _send(step: InvitationStep, inv: Invitation, contact: Contact | None) -> Any:
+    """Hand the step to its channel (each writes and commits, and schedules its own job)."""
+    assert contact is not None
+    meta = _channel_meta(inv, step)
+    context = dict(inv.context or {})
+    if step.channel == "email":
+        from channels.email.invitations import request_email
+
+        assert contact.email
+        return request_email(
+            inv.survey_id, contact.email, contact_id=contact.id, context=context, meta=meta, locale=inv.locale
+        )
+    if step.channel in ("sms", "whatsapp"):
+        from channels.sms.outbound import request_sms
+
+        assert contact.phone
+        return request_sms(
+            inv.survey_id, contact.phone, contact_id=contact.id, context=context, meta=meta, locale=inv.locale,
+            whatsapp=step.channel == "whatsapp",
+        )
+    if step.channel == "ivr":
+        from channels.ivr.outbound import request_call
+
+        assert contact.phone
+        return request_call(
+            inv.survey_id, contact.phone, contact_id=contact.id, context=context, meta=meta, locale=inv.locale
+        )
+    raise FeedbackError(f"channel {step.channel} cannot be sent")
+
+
+def _sent_before(step: InvitationStep, inv: Invitation) -> str | None:
+    """When a step was handed to its channel but not recorded as sent (the process stopped
+    in between), what the channel made of it: so a retry never sends twice."""
+    def mine(meta: Any) -> bool:
+        return isinstance(meta, Mapping) and str(meta.get("step_id")) == str(step.id)
+
+    if step.channel == "email":
+        for m in db.session.scalars(select(EmailMessage).where(EmailMessage.invitation_id == inv.id)):
+            if mine(m.meta):
+                return str(m.id)
+    elif step.channel in ("sms", "whatsapp"):
+        for s in db.session.scalars(
+            select(Session).where(Session.contact_id == inv.contact_id, Session.survey_id == inv.survey_id)
+        ):
+            if mine(s.meta):
+                return s.id
+    elif step.channel == "ivr":
+        for c in db.session.scalars(
+            select(CallAttempt).where(CallAttempt.contact_id == inv.contact_id, CallAttempt.survey_id == inv.survey_id)
+        ):
+            if mine(c.meta):
+                return str(c.id)
+    return None
+
+
+# -- describing -------------------------------------------------------------------------------------
+
+
+def step_to_dict(step: InvitationStep) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "position": step.position,
+        "channel": step.channel,
+        "status": step.status,
+        "reason": step.reason,
+        "detail": step.detail,
+        "scheduled_for": _iso(step.scheduled_for),
+        "sent_at": _iso(step.sent_at),
+        "finished_at": _iso(step.finished_at),
+        "ref": step.ref,
+        "history": list(step.history or []),
+    }
+
+
+def invitation_to_dict(inv: Invitation, *, live: bool = False) -> dict[str, Any]:
+    status = inv.status
+    response_id = inv.response_id
+    if live and status != "answered":
+        response = find_answer(inv)
+        if response is not None:
+            status, response_id = "answered", response.id
+    out: dict[str, Any] = {
+        "id": inv.id,
+        "survey": inv.survey_id,
+        "status": status,
+        "reason": inv.status_reason,
+        "source": inv.source,
+        "channels": list(inv.channels or []),
+        "wait": format_duration(dt.timedelta(seconds=inv.wait_seconds)) if inv.wait_seconds else None,
+        "expires_at": _iso(inv.expires_at),
+        "created_at": _iso(inv.created_at),
+        "answered_at": _iso(inv.answered_at),
+        "response_id": response_id,
+        "steps": [step_to_dict(s) for s in inv.steps],
+    }
+    if inv.event is not None:
+        out["event"] = inv.event.external_id
+    return out
+
+
+def decision_to_dict(d: TriggerDecision, inv: Invitation | None = None, *, live: bool = False) -> dict[str, Any]:
+    inv = inv if inv is not None else d.invitation
+    return {
+        "survey": d.survey_id,
+        "trigger": d.trigger_name or f"{d.survey_id}#{d.trigger_index + 1}",
+        "trigger_index": d.trigger_index,
+        "outcome": d.outcome,
+        "reason": d.reason,
+        "detail": d.detail,
+        "deferred_until": _iso(d.deferred_until),
+        "invitation": invitation_to_dict(inv, live=live) if inv is not None else None,
+    }
+
+
+def _contact_summary(contact: Contact | None) -> dict[str, Any] | None:
+    if contact is None:
+        return None
+    return {"id": contact.external_id or str(contact.id), "ref": contact.id}
+
+
+def event_result(
+    row: TouchpointEvent,
+    *,
+    status: str,
+    decisions: Iterable[tuple[TriggerDecision, Invitation | None]] | None = None,
+    contact: Contact | None = None,
+) -> dict[str, Any]:
+    """The answer to a posted event: what was decided, per trigger."""
+    if decisions is None:
+        pairs = [(d, d.invitation) for d in row.decisions]
+    else:
+        pairs = list(decisions)
+    out: dict[str, Any] = {
+        "id": row.external_id,
+        "status": status,
+        "type": row.type,
+        "received_at": _iso(row.received_at),
+        "contact": _contact_summary(contact if contact is not None else row.contact),
+        "decisions": [decision_to_dict(d, inv) for d, inv in pairs],
+    }
+    if not pairs:
+        out["note"] = f"no trigger of an active survey listens to '{row.type}'"
+    return out
+
+
+def event_to_dict(row: TouchpointEvent, *, detail: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": row.external_id,
+        "type": row.type,
+        "occurred_at": _iso(row.occurred_at),
+        "received_at": _iso(row.received_at),
+        "source": row.source,
+        "contact": _contact_summary(row.contact),
+    }
+    if detail:
+        out["contact_data"] = row.contact_data
+        out["data"] = row.data
+        out["decisions"] = [decision_to_dict(d, live=True) for d in row.decisions]
+    else:
+        out["decisions"] = [
+            {"survey": d.survey_id, "outcome": d.outcome, "reason": d.reason, "invitation_id": d.invitation_id}
+            for d in row.decisions
+        ]
+    return out
+
+
+def get_event(external_id: str) -> TouchpointEvent | None:
+    return _find_event(external_id)
+
+
+def list_events(
+    *,
+    type: str | None = None,
+    contact: str | None = None,
+    survey: str | None = None,
+    outcome: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    limit: int = 100,
+    before_id: int | None = None,
+) -> tuple[list[TouchpointEvent], int | None]:
+    """Events, newest first, and the cursor of the next page (None at the end)."""
+    stmt = select(TouchpointEvent)
+    if type:
+        stmt = stmt.where(TouchpointEvent.type == type)
+    if contact:
+        ids = select(Contact.id).where(Contact.external_id == contact)
+        stmt = stmt.where(TouchpointEvent.contact_id.in_(ids))
+    if survey or outcome:
+        sub = select(TriggerDecision.event_id)
+        if survey:
+            sub = sub.where(TriggerDecision.survey_id == survey)
+        if outcome:
+            sub = sub.where(TriggerDecision.outcome == outcome)
+        stmt = stmt.where(TouchpointEvent.id.in_(sub))
+    if since:
+        stmt = stmt.where(TouchpointEvent.received_at >= since)
+    if until:
+        stmt = stmt.where(TouchpointEvent.received_at < until)
+    if before_id:
+        stmt = stmt.where(TouchpointEvent.id < before_id)
+    rows = list(db.session.scalars(stmt.order_by(TouchpointEvent.id.desc()).limit(limit + 1)))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (rows[-1].id if more and rows else None)
+
+
+def problems_to_dicts(problems: Iterable[FieldProblem]) -> list[dict[str, str]]:
+    return [p.to_dict() for p in problems]
