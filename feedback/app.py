@@ -107,8 +107,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     @app.context_processor
     def _page_globals() -> dict[str, Any]:
-        locale = get_locale()
-        return {"html_lang": str(locale).replace("_", "-") if locale else "en"}
+        return {"html_lang": getattr(g, "locale", None) or request_locale()}
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -219,7 +218,7 @@ def _register_errors(app: Flask) -> None:
     def csrf_error(e: CSRFError) -> Any:
         from flask_babel import gettext as _
 
-        message = _("This form has expired or was not sent by this site. Please reload the page and try again.")
+        message = _("This form has expired or did not come from this site. Please reload the page and try again.")
         if wants_json():
             return jsonify(error="csrf", message=e.description), 400
         return error_page(400, message, _("Please reload the page"))

@@ -19,6 +19,11 @@ from werkzeug.datastructures import MultiDict
 from wtforms import Field, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
 
+try:  # WTForms 3.3+
+    from wtforms import SelectChoice
+except ImportError:  # pragma: no cover - older WTForms take (value, label) pairs
+    SelectChoice = None
+
 from feedback.definition.model import Question, Survey
 from feedback.engine import prompts
 from feedback.engine.interview import State, choice_order
@@ -39,6 +44,10 @@ class PageForm(FlaskForm):
         csrf = True
 
 
+def _choice(value: str, label: str) -> Any:
+    return SelectChoice(value, label) if SelectChoice is not None else (value, label)
+
+
 def _number(value: float | None) -> str | None:
     if value is None:
         return None
@@ -49,17 +58,17 @@ def make_field(survey: Survey, q: Question, state: State) -> Field:
     locale = state.locale
     if q.type in SCALE_TYPES:
         lo, hi = q.scale_range or (1, 5)
-        return RadioField(choices=[(str(n), str(n)) for n in range(lo, hi + 1)], validate_choice=False)
+        return RadioField(choices=[_choice(str(n), str(n)) for n in range(lo, hi + 1)], validate_choice=False)
     if q.type == "yes_no":
-        return RadioField(choices=[("yes", _("Yes")), ("no", _("No"))], validate_choice=False)
+        return RadioField(choices=[_choice("yes", _("Yes")), _choice("no", _("No"))], validate_choice=False)
     if q.type == "single_choice":
         return RadioField(
-            choices=[(c.code, survey.text(c.label, locale)) for c in prompts.ordered_choices(q, choice_order(state, q))],
+            choices=[_choice(c.code, survey.text(c.label, locale)) for c in prompts.ordered_choices(q, choice_order(state, q))],
             validate_choice=False,
         )
     if q.type == "multiple_choice":
         return SelectMultipleField(
-            choices=[(c.code, survey.text(c.label, locale)) for c in prompts.ordered_choices(q, choice_order(state, q))],
+            choices=[_choice(c.code, survey.text(c.label, locale)) for c in prompts.ordered_choices(q, choice_order(state, q))],
             widget=ListWidget(prefix_label=False),
             option_widget=CheckboxInput(),
             validate_choice=False,

@@ -456,6 +456,7 @@ def anonymous(survey_id: str) -> Any:
 @bp.post("/s/<survey_id>")
 def anonymous_post(survey_id: str) -> Any:
     _survey_or_404(survey_id)
+    _posted_step()  # a malformed form starts nothing
     session: Session | None = None
     started = False
     if "_start" in request.form:
