@@ -172,7 +172,7 @@ def answer_text(payload: Mapping[str, Any]) -> str:
         raise BadRequest("send the reply as {\"text\": \"...\"} or a quick reply as {\"value\": \"...\"}")
     if len(text) > MAX_TEXT:
         raise BadRequest(f"a reply can be at most {MAX_TEXT} characters")
-    return text
+    return text.replace("\x00", "")
 
 
 def post(session: Session, payload: Mapping[str, Any]) -> Reply:

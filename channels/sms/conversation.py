@@ -101,10 +101,10 @@ def help_text(locale: str, session: Session | None, opted_out: bool) -> str:
 
 def handle_inbound(form: Mapping[str, str]) -> list[Message]:
     """Handle one inbound message; returns the outgoing messages to reply with (stored)."""
-    sid = (form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid") or "").strip()
-    sender = (form.get("From") or "").strip()
-    to = (form.get("To") or "").strip()
-    body = (form.get("Body") or "")[:MAX_BODY]
+    sid = _clean(form.get("MessageSid") or form.get("SmsMessageSid") or form.get("SmsSid")).strip()
+    sender = _clean(form.get("From")).strip()
+    to = _clean(form.get("To")).strip()
+    body = _clean(form.get("Body"))[:MAX_BODY]
     if not sid or not sender:
         log.warning("ignored an inbound message without MessageSid or From")
         return []
@@ -126,6 +126,11 @@ def handle_inbound(form: Mapping[str, str]) -> list[Message]:
     if not new:
         return replay(row)
     return process(row)
+
+
+def _clean(value: str | None) -> str:
+    """Text as the database can keep it (PostgreSQL refuses NUL characters)."""
+    return (value or "").replace("\x00", "")
 
 
 def replay(row: Message) -> list[Message]:
@@ -272,6 +277,8 @@ def _start_by_keyword(
         log.warning("keyword %s could not start %s: %s", match.keyword, match.survey_id, e)
         return None
     session = turn.session
+    if not contact.locale:
+        contact.locale = session.locale  # remembered for replies outside a survey
     msgs.set_sms_meta(
         session, commit=False, transport=row.transport, address=row.from_number,
         started_by="keyword", keyword=match.keyword, sent_at=now.isoformat(),

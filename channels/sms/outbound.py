@@ -22,7 +22,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context
 from twilio.base.exceptions import TwilioRestException
 
 from channels.telephony import from_number, public_url, twilio_client
@@ -166,6 +166,19 @@ def _sender(transport: str, required: bool = True) -> str:
     return from_number()
 
 
+def status_callback_url() -> str | None:
+    """Where Twilio reports delivery. Jobs run outside a request: the URL is built on
+    ``PUBLIC_BASE_URL`` then; without it messages go out without a status callback."""
+    if has_request_context():
+        return public_url("sms.status")
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        log.warning("PUBLIC_BASE_URL is not set: messages are sent without a delivery status callback")
+        return None
+    with current_app.test_request_context("/", base_url=str(base)):
+        return public_url("sms.status")
+
+
 def within_whatsapp_window(contact_id: int | None, now: dt.datetime | None = None) -> bool:
     if contact_id is None:
         return False
@@ -195,18 +208,21 @@ def send_session(session_id: str) -> str:
     to = meta.get("address") or msgs.address_for(session.external_ref or "", transport)
     client = twilio_client()
     sender = _sender(transport)
-    callback = public_url("sms.status")
+    callback = status_callback_url()
     now = utcnow()
     if transport == "whatsapp" and not within_whatsapp_window(session.contact_id, now):
         return _send_template(session, rows, client, sender, to, callback)
     for row in rows:
-        if not _create(row, session, client, dict(to=to, from_=sender, body=row.body, status_callback=callback)):
+        params = dict(to=to, from_=sender, body=row.body)
+        if callback:
+            params["status_callback"] = callback
+        if not _create(row, session, client, params):
             return "failed"
     _opened(session, now)
     return "sent"
 
 
-def _send_template(session: Session, rows: list[Any], client: Any, sender: str, to: str, callback: str) -> str:
+def _send_template(session: Session, rows: list[Any], client: Any, sender: str, to: str, callback: str | None) -> str:
     compiled = ops.compiled_version(session.version_id)
     template = compiled.survey.sms.whatsapp_template
     if template is None:
@@ -228,7 +244,9 @@ def _send_template(session: Session, rows: list[Any], client: Any, sender: str, 
     )
     msgs.set_status(rows, "held", commit=False)
     msgs.commit()
-    params = dict(to=to, from_=sender, content_sid=template.content_sid, status_callback=callback)
+    params = dict(to=to, from_=sender, content_sid=template.content_sid)
+    if callback:
+        params["status_callback"] = callback
     if variables:
         params["content_variables"] = json.dumps(variables, ensure_ascii=False)
     if not _create(row, session, client, params):
@@ -270,6 +288,10 @@ def _opened(session: Session, now: dt.datetime) -> None:
     """The conversation is open: replies from the number now resume it, and its expiry runs."""
     hours = expiry_hours(ops.compiled_version(session.version_id))
     msgs.set_sms_meta(session, commit=False, sent_at=now.isoformat())
+    # Counted from the send, and never earlier than planned when the survey was requested.
+    planned = session.expires_at
     at = msgs.extend_expiry(session, hours, now, commit=False)
+    if planned is not None and planned > at:
+        at = session.expires_at = planned
     schedule("expire_conversation", session.id, at.isoformat(), run_at=at, dedupe_key=f"expire:{session.id}:{at.isoformat()}")
     msgs.commit()

@@ -33,7 +33,7 @@ def test_keyword_starts_the_survey_and_every_answer_lands_in_the_api(app: Any, t
     # The YES answered the question: no opt-in, no keyword handling.
     [contact] = rows(app, Contact, Contact.phone == "+15551230101")
     assert not rows(app, Message, Message.direction == "out", Message.body.like("You are subscribed%"))
-    assert contact.locale is None
+    assert contact.locale == "en"
 
 
 def test_chinese_keyword_runs_the_survey_in_chinese(app: Any, twilio: Any) -> None:
