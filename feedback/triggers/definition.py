@@ -251,6 +251,31 @@ def _suggest(word: str, options: Sequence[str]) -> str:
     return f"; did you mean '{close[0]}'?" if close else ""
 
 
+def missing_field_traps(expr: ex.Expression) -> list[tuple[int, str]]:
+    """``contact.tier != "test"`` is false for a contact without a tier (a missing value is
+    never unequal to anything): worth a warning, with the way to say what was meant."""
+    out: list[tuple[int, str]] = []
+    for node in ex._walk(expr.node):  # noqa: SLF001 - the expression tree is public data
+        if isinstance(node, ex.Binary) and node.op in ("!=", "not in"):
+            ref = next((n for n in (node.left, node.right) if isinstance(n, ex.Ref) and n.path), None)
+            if ref is not None and ref.root in ("contact", "event"):
+                other = node.right if ref is node.left else node.left
+                shown = "..."
+                if isinstance(other, ex.Literal) and isinstance(other.value, str):
+                    shown = '"' + other.value.replace('"', '\\"') + '"'
+                elif isinstance(other, ex.Literal) and isinstance(other.value, int | float) and not isinstance(other.value, bool):
+                    shown = str(other.value)
+                elif isinstance(other, ex.Ref):
+                    shown = other.dotted
+                fixed = f"not ({ref.dotted} {'==' if node.op == '!=' else 'in'} {shown})"
+                out.append((
+                    node.offset,
+                    f"'{ref.dotted} {node.op} ...' is false when the {ref.root} has no {ref.path[-1]}; "
+                    f"write {fixed} to include them",
+                ))
+    return out
+
+
 def check_section(value: Any, survey: Any, report: Any) -> None:
     """Checker registered with the survey loader: every problem of the section, located."""
     base: list[Any] = [SECTION]
@@ -311,9 +336,12 @@ def _check_trigger(item: Mapping[str, Any], path: list[Any], survey: Any, report
         if not isinstance(cond, str) or not cond.strip():
             report.error(path + ["if"], f"if is a condition over event and contact, e.g. event.queue == \"billing\"; not {_kind(cond)}")
         else:
-            _, problems = ex.compile_expression(cond, TRIGGER_ENV)
+            compiled, problems = ex.compile_expression(cond, TRIGGER_ENV)
             for p in problems:
                 report.error(path + ["if"], f"if: {p.message}", offset=p.offset)
+            if compiled is not None and not problems:
+                for _offset, message in missing_field_traps(compiled):
+                    report.warning(path + ["if"], f"if: {message}")
 
     # channels
     survey_channels = list(getattr(survey, "channels", []) or [])
