@@ -90,9 +90,17 @@ class Page:
         return self.session.step if self.session is not None else self.state.step
 
     def url(self, **params: Any) -> str:
-        if self.embed:
-            params.setdefault("embed", 1)
-        return url_for(self.endpoint, **self.route_args, **params)
+        return url_for(self.endpoint, **self.route_args, **self.embed_params(), **params)
+
+    def embed_params(self) -> dict[str, Any]:
+        """Embedded pages sit in another site's iframe, where browsers do not send this
+        site's cookies: an anonymous session is carried in the URL (``r``, signed) instead."""
+        if not self.embed:
+            return {}
+        params: dict[str, Any] = {"embed": 1}
+        if self.session is not None and self.endpoint == "web.anonymous":
+            params["r"] = tokens.make_resume_value(self.session.id)
+        return params
 
 
 def _embed() -> bool:
@@ -189,7 +197,10 @@ def _resume_days() -> float:
 
 
 def _cookie_session(survey_id: str) -> Session | None:
-    sid = tokens.read_resume_value(request.cookies.get(tokens.resume_cookie_name(survey_id)), _resume_days())
+    value = request.cookies.get(tokens.resume_cookie_name(survey_id))
+    if _embed() and request.args.get("r"):
+        value = request.args.get("r")  # see Page.embed_params
+    sid = tokens.read_resume_value(value, _resume_days())
     if not sid:
         return None
     try:
@@ -367,7 +378,7 @@ def render_page(
         step=page.step,
         ticket=page.ticket,
         action=page.url(),
-        visible_url=url_for(page.endpoint + "_visible", **page.route_args),
+        visible_url=url_for(page.endpoint + "_visible", **page.route_args, **page.embed_params()),
         layout=survey.web.layout,
         show_progress=survey.web.show_progress,
         progress=percent,
@@ -586,6 +597,36 @@ def invitation_visible(token: str) -> Any:
     if session is None:
         raise _incomplete_form()
     return _visible_json(_page_for(session, "web.invitation", {"token": token}))
+
+
+# -- CSRF -----------------------------------------------------------------------------------------------
+
+_FORM_POSTS = (anonymous_post, anonymous_visible, invitation_post, invitation_visible)
+
+
+@bp.record_once
+def _csrf_in_this_module(state: Any) -> None:
+    """The application-wide CSRF check skips the survey forms; :func:`_csrf_unless_embedded`
+    applies it to them, except on embedded pages."""
+    csrf = state.app.extensions.get("csrf")
+    if csrf is not None:
+        for view in _FORM_POSTS:
+            csrf.exempt(view)
+
+
+@bp.before_request
+def _csrf_unless_embedded() -> None:
+    """Embedded pages (``?embed=1``, e.g. the web intercept's overlay) live in another site's
+    iframe, where browsers do not send this site's cookies, so a cookie-bound CSRF token
+    cannot work there. Their forms are bound to a signed start ticket, resume token or
+    personal link instead, which a third party cannot use to act for the respondent."""
+    if _embed() or request.endpoint not in {f"web.{v.__name__}" for v in _FORM_POSTS}:
+        return
+    csrf = current_app.extensions.get("csrf")
+    if csrf is not None and current_app.config.get("WTF_CSRF_ENABLED", True) and current_app.config.get(
+        "WTF_CSRF_CHECK_DEFAULT", True
+    ):
+        csrf.protect()
 
 
 # -- headers -------------------------------------------------------------------------------------------
