@@ -73,7 +73,28 @@ def voice(locale: str | None) -> Voice:
 
 
 def _caller_locale() -> str:
-    return getattr(g, "ivr_locale", None) or "en"
+    """The caller's language as far as it is known (for an apology after an error)."""
+    known = getattr(g, "ivr_locale", None)
+    if known:
+        return known
+    try:
+        from sqlalchemy import select
+
+        from feedback.store.models import Session
+
+        session_id = (request.view_args or {}).get("session_id")
+        if session_id:
+            found = db.session.scalar(select(Session.locale).where(Session.id == str(session_id)[:64]))
+            if found:
+                return found
+        call_sid = _text(request.form.get("CallSid"), 64)
+        if call_sid:
+            attempt = calls.find_attempt(call_sid=call_sid)
+            if attempt is not None and attempt.locale:
+                return attempt.locale
+    except Exception:  # noqa: BLE001 - the store may be what failed
+        db.session.rollback()
+    return "en"
 
 
 def _apology(message: str = APOLOGY) -> Any:
