@@ -113,4 +113,11 @@
   }
   postHeight();
   window.addEventListener("resize", postHeight);
+  // Escape inside the frame closes the host's overlay too (the host page never sees the key).
+  if (window.parent !== window) {
+    document.addEventListener("keydown", function (ev) {
+      if (ev.key !== "Escape") return;
+      try { window.parent.postMessage({ source: "feedback-survey", type: "feedback:escape" }, "*"); } catch (e) { /* no host */ }
+    });
+  }
 })();
