@@ -7,18 +7,18 @@
     ":host{all:initial}" +
     ".bd{position:fixed;inset:0;background:rgba(0,0,0,.45);z-index:2147483646}" +
     ".dlg{position:fixed;z-index:2147483647;left:50%;top:50%;transform:translate(-50%,-50%);" +
-    "width:min(560px,calc(100vw - 32px));height:min(640px,calc(100vh - 32px));display:flex;flex-direction:column;" +
+    "width:min(560px,calc(100vw - 32px));max-height:min(680px,calc(100vh - 32px));display:flex;flex-direction:column;" +
     "background:#fff;color:#1a1a1a;border-radius:12px;box-shadow:0 12px 40px rgba(0,0,0,.3);overflow:hidden;" +
     "font:16px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,'PingFang SC','Microsoft YaHei',sans-serif}" +
-    ".bottom-right,.bottom-left{top:auto;bottom:16px;transform:none;width:min(420px,calc(100vw - 32px));height:min(600px,calc(100vh - 32px))}" +
+    ".bottom-right,.bottom-left{top:auto;bottom:16px;transform:none;width:min(420px,calc(100vw - 32px))}" +
     ".bottom-right{left:auto;right:16px}.bottom-left{left:16px}" +
     ".hd{display:flex;align-items:center;gap:8px;padding:4px 4px 4px 16px;border-bottom:1px solid #e3e3e3}" +
     "h2{flex:1;margin:0;font-size:16px;font-weight:600;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}" +
     ".x{min-width:44px;min-height:44px;border:0;border-radius:8px;background:none;color:inherit;font-size:28px;line-height:1;cursor:pointer}" +
     ".x:hover{background:#f0f0f0}.x:focus-visible{outline:3px solid #1a5fd0;outline-offset:-3px}" +
-    ".ld{padding:16px;color:#555}iframe{flex:1;width:100%;border:0;background:#fff}" +
+    ".ld{padding:16px;color:#555}iframe{flex:1 1 auto;min-height:0;height:420px;width:100%;border:0;background:#fff}" +
     "@media (max-width:600px){.dlg{left:0;right:0;top:auto;bottom:0;transform:none;width:100%;" +
-    "height:min(85vh,640px);border-radius:16px 16px 0 0}}";
+    "max-height:85vh;border-radius:16px 16px 0 0}}";
 
   // o: {url, display, title, close, loading, lang, place}; onStatus("answered"|"dismissed"); onClosed()
   w.__fbiOverlay = function (base, o, onStatus, onClosed) {
@@ -60,6 +60,7 @@
     function message(e) {
       var m = e.data;
       if (e.origin != origin || e.source != frame.contentWindow || !m || typeof m != "object") return;
+      if (m.height > 0) frame.style.height = Math.ceil(m.height) + "px"; // fits the survey page
       if (m.type == "feedback:complete" && m.status == "complete" && !answered) {
         answered = 1;
         onStatus("answered");
