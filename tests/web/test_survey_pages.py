@@ -109,6 +109,59 @@ def test_complete_every_web_survey(app: Any, respondent: Any, tmp_path: Path, su
     assert {m for _v, m in resp["answers"].values()} == {"web"}
 
 
+def web_surveys() -> list[str]:
+    from feedback.definition.loader import load_file, survey_files
+    from feedback.errors import DefinitionError
+    from tests.conftest import SURVEY_DEFS
+
+    out = []
+    for path in survey_files([SURVEY_DEFS]):
+        try:
+            survey = load_file(path).survey
+        except DefinitionError:
+            continue
+        if "web" in survey.channels or "email" in survey.channels:
+            out.append(survey.id)
+    return sorted(out)
+
+
+def auto_answer(page: Any) -> dict[str, Any]:
+    """A valid answer for every question shown: the top of a scale, the first option, yes."""
+    out: dict[str, Any] = {}
+    for q in page.questions:
+        if q.hidden:
+            continue
+        kinds = {i.get("type") for i in q.inputs}
+        if "checkbox" in kinds:
+            out[q.qid] = [q.options()[0]]
+        elif "radio" in kinds:
+            opts = q.options()
+            out[q.qid] = "yes" if "yes" in opts else opts[-1] if opts[0].isdigit() else opts[0]
+        elif "number" in kinds:
+            out[q.qid] = q.inputs[0].get("min") or "1"
+        else:
+            out[q.qid] = "好的 <ok>"
+    return out
+
+
+@pytest.mark.parametrize("locale", ["en", "zh-CN"])
+@pytest.mark.parametrize("survey_id", web_surveys())
+def test_every_example_survey_can_be_completed(app: Any, respondent: Any, survey_id: str, locale: str) -> None:
+    """Every example survey offered on the web (now and added later) runs to its thank-you page."""
+    r = respondent(f"/s/{survey_id}?lang={locale}")
+    page = r.open()
+    for _ in range(15):
+        if page.is_thanks:
+            break
+        assert page.status == 200 and page.visible(), page.html[:1500]
+        assert f'<html lang="{locale}">' in page.html
+        page = r.submit(auto_answer(page))
+        assert not page.errors, page.errors
+    assert page.is_thanks
+    [resp] = stored(app, survey_id)
+    assert resp["status"] == "complete" and resp["answers"]
+
+
 def test_show_if_skips_a_question_that_does_not_apply(app: Any, respondent: Any) -> None:
     r = respondent("/s/support-call")
     r.open()
