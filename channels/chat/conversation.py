@@ -18,10 +18,10 @@ from flask import current_app
 from feedback.engine import render
 from feedback.engine.interview import Interview, State, Text
 from feedback.errors import BadRequest, Forbidden
-from feedback.jobs import schedule
+from feedback.jobs import clock, schedule
 from feedback.store import messaging as msgs
 from feedback.store import operations as ops
-from feedback.store.models import Session, db, utcnow
+from feedback.store.models import Session, db
 
 MAX_TEXT = 5000
 _CONTACT_KEYS = ("id", "email", "phone")
@@ -122,7 +122,7 @@ def _start(compiled: Any, version_id: int, locale: str | None, contact_in: dict[
             raise Forbidden("this contact has opted out of chat surveys")
     ctx = {"contact": {**contact_in, **dict(context.get("contact") or {})}, "event": dict(context.get("event") or {})}
     token = secrets.token_urlsafe(24)
-    now = utcnow()
+    now = clock()
     meta: dict[str, Any] = {}
     if isinstance(page_url, str) and page_url:
         meta["page_url"] = page_url[:1000]

@@ -30,6 +30,7 @@ from feedback.engine import render
 from feedback.engine.interview import Interview, State, Text
 from feedback.errors import BadRequest, FeedbackError
 from feedback.i18n import tr
+from feedback.jobs import clock
 from feedback.store import messaging as msgs
 from feedback.store import operations as ops
 from feedback.store.models import Contact, Message, Session, utcnow
@@ -151,7 +152,7 @@ def process(row: Message) -> list[Message]:
     phone = contact.phone or ""
     body = row.body or ""
     word = keywords.classify(body)
-    now = utcnow()
+    now = clock()
     session = ops.get_session(row.session_id) if row.session_id else None
     step = _step(row)
     expired_now = False
@@ -266,7 +267,7 @@ def _start_by_keyword(
         wanted = contact.locale
     else:
         wanted = survey.default_locale
-    now = utcnow()
+    now = clock()
     hours = expiry_hours(compiled)
     try:
         turn = ops.start_session(

@@ -29,10 +29,10 @@ from channels.telephony import from_number, public_url, twilio_client
 from feedback.engine import prompts, render
 from feedback.engine.interview import State
 from feedback.errors import BadRequest, Forbidden
-from feedback.jobs import schedule
+from feedback.jobs import clock, schedule
 from feedback.store import messaging as msgs
 from feedback.store import operations as ops
-from feedback.store.models import Contact, Session, db, utcnow
+from feedback.store.models import Contact, Session, db
 
 from .conversation import expiry_hours, to_outgoing
 
@@ -104,7 +104,7 @@ def _request(
     by_phone = msgs.contact_by_phone(e164)
     if msgs.sms_opted_out(given, by_phone):
         raise Forbidden(f"{e164} has opted out of SMS messages (replied STOP); nothing was sent")
-    now = utcnow()
+    now = clock()
     running = msgs.active_sms_session(e164)
     if running is not None and msgs.expired(running, now):
         ops.end_session(running.id, reason="expired")
@@ -183,7 +183,7 @@ def within_whatsapp_window(contact_id: int | None, now: dt.datetime | None = Non
     if contact_id is None:
         return False
     last = msgs.last_inbound_at(contact_id, "whatsapp")
-    return last is not None and (now or utcnow()) - last < WHATSAPP_WINDOW
+    return last is not None and (now or clock()) - last < WHATSAPP_WINDOW
 
 
 def send_session(session_id: str) -> str:
@@ -209,7 +209,7 @@ def send_session(session_id: str) -> str:
     client = twilio_client()
     sender = _sender(transport)
     callback = status_callback_url()
-    now = utcnow()
+    now = clock()
     if transport == "whatsapp" and not within_whatsapp_window(session.contact_id, now):
         return _send_template(session, rows, client, sender, to, callback)
     for row in rows:
@@ -253,7 +253,7 @@ def _send_template(session: Session, rows: list[Any], client: Any, sender: str, 
         msgs.set_status(rows, "failed")
         return "failed"
     msgs.set_sms_meta(session, commit=False, awaiting_reply=True)
-    _opened(session, utcnow())
+    _opened(session, clock())
     return "template"
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from feedback.definition.segments import count_segments
 
 from . import operations as ops
-from .models import Contact, Message, OptOut, Session, db, utcnow
+from .models import Contact, Message, OptOut, Session, db
 
 #: Delivery statuses in the order they happen; a status never moves to a lower rank.
 #: ``failed``/``undelivered`` and ``delivered`` are final (``read`` comes after delivered).
@@ -46,6 +46,12 @@ STATUS_RANK: dict[str, int] = {
     "delivered": 5,
     "read": 6,
 }
+
+def _clock() -> dt.datetime:
+    from feedback.jobs import clock
+
+    return clock()
+
 
 #: Twilio error code: the recipient has opted out (replied STOP).
 OPTED_OUT_ERROR = "21610"
@@ -143,7 +149,7 @@ def set_sms_meta(session: Session, commit: bool = True, **values: Any) -> None:
 
 def extend_expiry(session: Session, hours: float, now: dt.datetime | None = None, commit: bool = True) -> dt.datetime:
     """Push the expiry of a running conversation to ``hours`` from now. Commits."""
-    at = (now or utcnow()) + dt.timedelta(hours=hours)
+    at = (now or _clock()) + dt.timedelta(hours=hours)
     session.expires_at = at
     if commit:
         db.session.commit()
@@ -154,7 +160,7 @@ def expired(session: Session, now: dt.datetime | None = None) -> bool:
     return (
         session.status == "active"
         and session.expires_at is not None
-        and session.expires_at <= (now or utcnow())
+        and session.expires_at <= (now or _clock())
     )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from feedback.store.models import Answer, Contact, Session, db, utcnow
+from feedback.store.models import Answer, Contact, Session, utcnow
 from tests.sms.conftest import api_responses, dispatch, rows
 
 
@@ -211,15 +211,14 @@ def test_a_quiet_chat_expires_as_partial(app: Any) -> None:
     client = app.test_client()
     chat = start(client)
     say(client, chat, {"value": "6"})
-    with app.app_context():
-        session = db.session.get(Session, chat["session_id"])
-        session.expires_at = utcnow() - dt.timedelta(minutes=1)
-        db.session.commit()
+    t0 = utcnow()
+    app.config["CLOCK"] = lambda: t0 + dt.timedelta(hours=25)
     resp = say(client, chat, {"value": "billing"}, status=409)
     assert resp["error"] == "session_expired"
     [row] = rows(app, Session)
     assert row.status == "partial"
     # The expiry job does the same for conversations nobody comes back to.
+    app.config["CLOCK"] = None
     other = start(client)
     say(client, other, {"value": "4"})
     dispatch(app, now=utcnow() + dt.timedelta(hours=25))

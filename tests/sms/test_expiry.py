@@ -6,7 +6,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from feedback.store.models import Job, Response, Session, db, utcnow
+from feedback.store.models import Job, Response, Session, utcnow
 
 from .conftest import Phone, api_responses, dispatch, rows
 
@@ -32,19 +32,19 @@ def test_the_job_expires_a_quiet_conversation_as_partial(app: Any, twilio: Any) 
 def test_each_reply_pushes_the_expiry_back(app: Any, twilio: Any) -> None:
     phone = Phone(app.test_client(), "+15551230402")
     phone.reply("FEEDBACK")
-    [started] = rows(app, Session)
-    start = utcnow()
+    t0 = utcnow()
+    app.config["CLOCK"] = lambda: t0 + dt.timedelta(hours=20)  # the customer answers 20 hours later
     phone.reply("8")
     [session] = rows(app, Session)
-    assert session.expires_at > started.expires_at
-    # The expiry job scheduled at the start finds the conversation alive (the reply moved
-    # its expiry) and reschedules itself for the new time.
-    dispatch(app, now=start + dt.timedelta(hours=24))
+    assert abs(session.expires_at - (t0 + dt.timedelta(hours=44))) < dt.timedelta(minutes=1)
+    # The expiry job scheduled at the start finds the conversation alive and reschedules
+    # itself for the new time.
+    dispatch(app, now=t0 + dt.timedelta(hours=25))
     assert rows(app, Session)[0].status == "active"
     assert [j.run_at for j in rows(app, Job, Job.name == "expire_conversation", Job.status == "pending")] == [
         session.expires_at
     ]
-    dispatch(app, now=start + dt.timedelta(hours=25))
+    dispatch(app, now=t0 + dt.timedelta(hours=45))
     assert rows(app, Session)[0].status == "partial"
 
 
@@ -52,10 +52,8 @@ def test_expiry_is_also_applied_when_the_next_message_arrives(app: Any, twilio: 
     phone = Phone(app.test_client(), "+15551230403")
     phone.reply("FEEDBACK")
     phone.reply("2")
-    with app.app_context():
-        session = db.session.scalar(db.select(Session))
-        session.expires_at = utcnow() - dt.timedelta(minutes=1)  # its time is up; no job ran yet
-        db.session.commit()
+    t0 = utcnow()
+    app.config["CLOCK"] = lambda: t0 + dt.timedelta(hours=25)  # no job has run yet
     assert phone.reply("Rude") == "Sorry, this survey has closed. Thank you for your time."
     [session] = rows(app, Session)
     assert session.status == "partial"
