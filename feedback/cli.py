@@ -21,7 +21,33 @@ err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 out_console = Console(highlight=False, soft_wrap=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class FeedbackGroup(click.Group):
+    """The survey commands (validate, simulate, schema) are pure and start fast; the
+    application commands (serve, db, call, sms...) import the web app and are only
+    registered when one of them, or the command list, is asked for."""
+
+    _app_commands_loaded = False
+
+    def _load_app_commands(self) -> None:
+        if not self._app_commands_loaded:
+            self._app_commands_loaded = True
+            from feedback.app_cli import register
+
+            register(self)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._load_app_commands()
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load_app_commands()
+        return super().list_commands(ctx)
+
+
+@click.group(cls=FeedbackGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="feedback")
 def cli() -> None:
     """One survey in YAML, every channel: web, email, IVR, SMS, chat."""
@@ -185,7 +211,8 @@ def simulate(
         if interactive:
             while not sim.finished:
                 try:
-                    reply = click.prompt(">", prompt_suffix=" ", default="", show_default=False)
+                    # With --json the prompt goes to stderr so stdout stays one JSON document.
+                    reply = click.prompt(">", prompt_suffix=" ", default="", show_default=False, err=as_json)
                 except (EOFError, click.Abort):
                     sim.feed("(hangup)", printer)
                     break
@@ -205,8 +232,3 @@ def simulate(
     elif not sim.finished:
         out_console.print(f"(stopped with the survey {sim.status_word()})", markup=False)
 
-
-# -- application commands (serve, db, surveys, apikeys) ----------------------------------------
-from feedback.app_cli import register as _register_app_commands  # noqa: E402
-
-_register_app_commands(cli)

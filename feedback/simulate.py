@@ -125,7 +125,8 @@ class Simulation:
         assert self.state is not None
         for ev in events:
             if isinstance(ev, AnswerAccepted):
-                self.transcript.append({"event": "answer", "question": ev.question_id, "value": ev.value})
+                self.transcript.append({"event": "answer", "question": ev.question_id, "value": ev.value,
+                                        "raw": ev.raw, "modality": ev.modality})
             elif isinstance(ev, QuestionSkipped):
                 self.transcript.append({"event": "skip", "question": ev.question_id, "reason": ev.reason})
         if self.channel == "ivr":

@@ -672,6 +672,14 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
             ) from None
         raise DefinitionError([Problem(filename, line, col, f"YAML syntax error: {problem}{hint}")]) from None
     except YAMLError as e:
+        position, character = getattr(e, "position", None), getattr(e, "character", None)
+        if isinstance(position, int) and character is not None:  # a ReaderError
+            before = text[:position]
+            line, col = before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
+            code = ord(character) if isinstance(character, str) else int(character)
+            raise DefinitionError(
+                [Problem(filename, line, col, f"the character U+{code:04X} is not allowed in a YAML file")]
+            ) from None
         raise DefinitionError([Problem(filename, 1, 1, f"YAML error: {e}")]) from None
     locator = _Locator(doc)
     report = _Report(filename, locator, text.splitlines())

@@ -1,0 +1,142 @@
+"""`feedback validate`: exit 0 when every file is valid, 1 with one FILE:LINE:COL line per
+problem otherwise, warnings never fail, and never a traceback."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from feedback.cli import cli
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFS = ROOT / "survey_defs"
+BROKEN = ROOT / "tests" / "fixtures" / "broken"
+GOOD = ROOT / "tests" / "fixtures" / "good"
+LOCATED = re.compile(r"^(?P<file>.+?):(?P<line>\d+):(?P<col>\d+): (?P<message>.+)$")
+
+
+def validate(*paths: Path | str, quiet: bool = False):  # type: ignore[no-untyped-def]
+    args = ["validate", *map(str, paths)] + (["--quiet"] if quiet else [])
+    return CliRunner().invoke(cli, args, catch_exceptions=False)
+
+
+def test_the_example_surveys_are_valid() -> None:
+    paths = sorted(DEFS.glob("*.yaml"))  # as a shell expands survey_defs/*.yaml
+    result = validate(*paths)
+    assert result.exit_code == 0, result.stderr
+    surveys = len([p for p in paths if p.stem != "policy"])
+    assert result.stdout.startswith(f"{surveys} survey files valid")
+    assert result.stderr == ""
+
+
+def test_a_folder_is_expanded() -> None:
+    result = validate(DEFS)
+    assert result.exit_code == 0 and "survey files valid" in result.stdout
+
+
+def test_the_ten_mistakes_file_gets_ten_located_lines() -> None:
+    path = BROKEN / "ten-mistakes.yaml"
+    result = validate(path)
+    assert result.exit_code == 1
+    lines = result.stderr.splitlines()
+    located = [m for m in map(LOCATED.match, lines) if m]
+    assert len(located) == 10
+    assert all(m["file"] == str(path) for m in located)
+    assert [(int(m["line"]), int(m["col"])) for m in located] == [
+        (6, 27), (10, 11), (12, 11), (14, 9), (21, 16), (22, 16), (25, 5), (29, 29), (30, 29), (32, 11)
+    ]
+    assert lines[-1] == "1 of 1 files have errors"
+    assert len(lines) == 11
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in BROKEN.glob("*.yaml")))
+def test_every_broken_fixture_fails_with_located_lines(name: str) -> None:
+    result = validate(BROKEN / name)
+    assert result.exit_code == 1
+    *problems, summary = result.stderr.splitlines()
+    assert problems and all(LOCATED.match(line) for line in problems), problems
+    assert summary == "1 of 1 files have errors"
+
+
+def test_warnings_do_not_fail_and_quiet_hides_them() -> None:
+    result = validate(GOOD / "sms-long.yaml")
+    assert result.exit_code == 0
+    assert result.stdout.strip() == "1 survey file valid"
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith(f"{GOOD / 'sms-long.yaml'}:11:11: warning: sms: the en prompt takes 2 GSM-7 segments")
+    quiet = validate(GOOD / "sms-long.yaml", quiet=True)
+    assert quiet.exit_code == 0 and quiet.stderr == ""
+
+
+def test_good_and_bad_files_together() -> None:
+    result = validate(DEFS / "support-call.yaml", BROKEN / "ids.yaml", BROKEN / "tabs.yaml")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == "2 of 3 files have errors"
+    assert str(BROKEN / "ids.yaml") + ":5:5: missing required key 'id'" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("empty.yaml", b"", ":1:1: a survey file must be a YAML map, but this one is empty"),
+        ("list.yaml", b"- a\n- b\n", ":1:1: a survey file must be a YAML map, but this one is a list"),
+        ("latin1.yaml", b"title: caf\xe9\n", ":1:11: the file is not UTF-8 text (byte 0xe9); save it as UTF-8"),
+        ("binary.yaml", b"a: 1\nb: x\x01\n", ":2:5: the character U+0001 is not allowed in a YAML file"),
+    ],
+)
+def test_files_that_are_not_surveys(tmp_path: Path, name: str, content: bytes, expected: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    result = validate(path)
+    assert result.exit_code == 1
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(str(path) + expected), first
+
+
+def test_a_missing_file(tmp_path: Path) -> None:
+    result = validate(tmp_path / "nope.yaml")
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[0] == f"{tmp_path / 'nope.yaml'}:1:1: no such file"
+
+
+def test_an_empty_folder(tmp_path: Path) -> None:
+    result = validate(tmp_path)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == f"{tmp_path}: no survey files (*.yaml, *.yml) in this folder"
+
+
+def test_a_broken_policy_file_is_checked_too(tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("policy_version: 1\nmin_gap: soon\n", encoding="utf-8")
+    result = validate(DEFS / "support-call.yaml", path)
+    assert result.exit_code == 1
+    assert any(line.startswith(f"{path}:2:") for line in result.stderr.splitlines()), result.stderr
+
+
+def test_no_path_is_a_usage_error() -> None:
+    result = validate()
+    assert result.exit_code == 2 and "Missing argument" in result.stderr
+
+
+def test_the_console_script_exits_and_prints_no_traceback(tmp_path: Path) -> None:
+    exe = Path(sys.executable).parent / "feedback"
+    (tmp_path / "latin1.yaml").write_bytes(b"id: caf\xe9\n")
+    (tmp_path / "empty.yaml").write_bytes(b"")
+    (tmp_path / "list.yaml").write_bytes(b"- 1\n")
+    cases = [
+        ([str(p) for p in sorted(DEFS.glob("*.yaml"))], 0),
+        ([str(BROKEN / "ten-mistakes.yaml")], 1),
+        ([str(tmp_path / "missing.yaml")], 1),
+        ([str(tmp_path)], 1),
+        ([str(tmp_path / "latin1.yaml"), str(tmp_path / "empty.yaml"), str(tmp_path / "list.yaml")], 1),
+    ]
+    for args, code in cases:
+        proc = subprocess.run([str(exe), "validate", *args], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == code, (args, proc.stderr)
+        assert "Traceback" not in proc.stdout + proc.stderr
