@@ -339,6 +339,56 @@ def in_sample(visitor: str, survey_id: str, rate: float) -> bool:
     return rate > 0 and bucket(visitor, survey_id) < rate
 
 
+_MATCH = {
+    "type": "object",
+    "description": "One URL match: exact (a full URL, or a path starting with /), contains, or regex "
+                   "(a browser regular expression searched in the page URL).",
+    "properties": {k: {"type": "string", "minLength": 1} for k in MATCH_KINDS},
+    "additionalProperties": False,
+    "oneOf": [{"required": [k]} for k in MATCH_KINDS],
+}
+_MATCHES = {"anyOf": [_MATCH, {"type": "array", "items": _MATCH, "minItems": 1}]}
+
+JSON_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "The web intercept: when a page with the site's script tag opens this survey.",
+    "properties": {
+        "site": {
+            "description": "The site (created with `feedback sites create NAME`) or sites this intercept runs on.",
+            "anyOf": [
+                {"type": "string", "pattern": SITE_RE.pattern},
+                {"type": "array", "items": {"type": "string", "pattern": SITE_RE.pattern}, "minItems": 1},
+            ],
+        },
+        "sample": {"type": "number", "minimum": 0, "maximum": 1,
+                   "description": "Share of visitors ever asked, decided the same way for the same visitor."},
+        "recontact_days": {"type": "number", "minimum": 0, "maximum": 3650,
+                           "description": "Days before a visitor who answered or closed the survey is asked again."},
+        "placement": {"enum": list(PLACEMENTS), "description": "Where the overlay opens on a wide screen."},
+        "rules": {
+            "type": "array",
+            "minItems": 1,
+            "description": "The survey opens when any rule holds; every condition of a rule must hold.",
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "url": _MATCHES,
+                    "exclude_url": _MATCHES,
+                    "pages_viewed": {"type": "integer", "minimum": 1, "maximum": 1000},
+                    "seconds": {"type": "number", "minimum": 0, "maximum": MAX_SECONDS},
+                    "scroll": {"type": "number", "minimum": 1, "maximum": 100},
+                    "exit_intent": {"type": "boolean"},
+                },
+            },
+        },
+    },
+    "required": ["site", "rules"],
+    "additionalProperties": False,
+}
+check_section.json_schema = JSON_SCHEMA  # type: ignore[attr-defined]
+
+
 def register() -> None:
     from feedback.definition.loader import register_extension
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
+from flask import Blueprint, Response, current_app, jsonify, render_template, request
 from flask_babel import gettext as _
 
 from feedback.errors import BadRequest, Forbidden, NotFound
@@ -254,7 +254,7 @@ def demo() -> Any:
     key = request.args.get("site", "")
     site = db.session.scalar(db.select(InterceptSite).where(InterceptSite.key == key)) if key else None
     if site is None:
-        abort(404, description=_("Open this page with ?site=KEY (the key printed by `feedback sites create NAME`)."))
+        raise NotFound(_("Open this page with ?site=KEY (the key printed by `feedback sites create NAME`)."))
     surveys = iops.site_surveys(site)
     identify = None
     contact = request.args.get("contact")

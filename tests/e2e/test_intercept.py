@@ -350,3 +350,21 @@ def test_an_identified_visitor_answers_as_the_contact(servers: Servers, context:
     [response] = [r for r in servers.responses("ix-dwell") if r["contact_id"] == "cust-e2e"]
     assert response["status"] == "complete" and response["meta"]["page_url"] == url
     assert response["channel"] == "web"
+
+
+def test_pages_viewed_counts_the_visit_including_single_page_app_navigation(servers: Servers, context: Any) -> None:
+    page = context.new_page()
+    opens = open_requests(page)
+    page.goto(servers.page("ix-pages", path="/shop/shoes"))
+    wait_event(page, "ready")
+    page.goto(servers.page("ix-pages", path="/shop/cart"))  # second page, but excluded by its URL
+    wait_event(page, "ready")
+    page.goto(servers.page("ix-pages", path="/about"))  # third page: the URL rule does not match
+    wait_event(page, "ready")
+    settle(page)
+    assert opens == [] and page.get_by_role("dialog").count() == 0
+    # A single-page app moves to a matching URL: the fourth page of the visit, and it fires.
+    page.evaluate("history.pushState({}, '', '/shop/hats?site=ix-pages')")
+    page.get_by_role("dialog").wait_for(timeout=15000)
+    assert [o["survey"] for o in opens] == ["ix-pages"]
+    assert page.evaluate("JSON.parse(sessionStorage.getItem('fbi:n'))") == 4

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 SURVEYS = Path(__file__).parent / "surveys"
-SITES = ("ix-dwell", "ix-scroll", "ix-exit", "ix-never", "ix-half", "shop")
+SITES = ("ix-dwell", "ix-scroll", "ix-exit", "ix-never", "ix-half", "ix-pages", "shop")
 
 
 def install(app: Any, origins: dict[str, list[str]] | None = None) -> dict[str, str]:

@@ -354,3 +354,26 @@ def test_the_shared_contact_policy_caps_intercepts_too(app: Any, tmp_path: Any, 
     client.get(first["url"])  # the survey is put to the contact: one response of theirs
     later = open_(client, keys["ix-dwell"], "ix-later", visitor="v11", contact=who).json
     assert later["open"] is False and later["reason"] == "frequency_cap"
+
+
+# -- the demo page ----------------------------------------------------------------------------------
+
+
+def test_the_demo_page_embeds_the_loader_for_the_site(client: Any, keys: dict[str, str]) -> None:
+    resp = client.get(f"/intercept/demo?site={keys['ix-dwell']}")
+    assert resp.status_code == 200
+    html = resp.data.decode("utf-8")
+    assert f'<script src="/intercept.js" data-site="{keys["ix-dwell"]}" async></script>' in html
+    assert "ix-dwell" in html and "ix-later" in html
+    assert "identify" not in html.split("<script", 1)[1].split("</script>")[0]
+
+
+def test_the_demo_page_never_signs_contact_ids(client: Any, keys: dict[str, str]) -> None:
+    html = client.get(f"/intercept/demo?site={keys['ix-dwell']}&contact=cust-42").data.decode("utf-8")
+    assert "cust-42" not in html
+
+
+def test_the_demo_page_needs_a_known_key(client: Any) -> None:
+    resp = client.get("/intercept/demo?site=nope", headers={"Accept": "text/html"})
+    assert resp.status_code == 404
+    assert "feedback sites create NAME" in resp.data.decode("utf-8")
