@@ -319,13 +319,17 @@ def open_survey(
     contact = None
     if identity.verified and identity.contact_id:
         fields = identity.fields
+        # Found by the signed id only: the email comes from the page, unsigned, so it is
+        # never used to find (and answer as) another contact.
         contact = ops.find_or_create_contact(
             external_id=identity.contact_id,
-            email=str(fields["email"]) if fields.get("email") else None,
-            locale=str(fields["locale"]) if fields.get("locale") else None,
+            locale=str(fields["locale"])[:20] if fields.get("locale") else None,
             attributes={k: v for k, v in fields.items() if k not in ("email", "locale", "phone")},
             commit=False,
         )
+        email = str(fields.get("email") or "").strip().lower()
+        if email and not contact.email and "@" in email and len(email) <= 320:
+            contact.email = email
     blocked = suppression(ss, contact=contact, visitor=vid, now=now)
     if blocked is not None:
         db.session.commit()  # the contact (when new) is kept

@@ -297,6 +297,23 @@ def test_a_signed_identity_links_the_answers_to_the_contact(app: Any, client: An
         assert response.meta["page_url"] == PAGE
 
 
+def test_an_email_from_the_page_never_links_the_answers_to_another_contact(
+    app: Any, client: Any, keys: dict[str, str]
+) -> None:
+    from feedback.store import operations as ops
+    from feedback.store.models import Contact, InterceptDisplay, db
+
+    with app.app_context():
+        victim_id = ops.find_or_create_contact(external_id="cust-1", email="ana@example.com").id
+    who = signed(app, "ix-dwell", "cust-2", email="ana@example.com")
+    data = open_(client, keys["ix-dwell"], "ix-dwell", contact=who).json
+    with app.app_context():
+        contact = db.session.scalar(db.select(Contact).where(Contact.external_id == "cust-2"))
+        assert contact is not None and contact.id != victim_id
+        assert db.session.get(InterceptDisplay, data["display"]).contact_id == contact.id
+        assert db.session.get(Contact, victim_id).external_id == "cust-1"
+
+
 def test_an_unsigned_or_forged_identity_stays_anonymous(app: Any, client: Any, keys: dict[str, str]) -> None:
     data = open_(client, keys["ix-dwell"], "ix-dwell", contact={"id": "cust-42"}).json
     assert data["identified"] is False and data["url"].startswith("/s/")

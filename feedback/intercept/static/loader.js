@@ -72,7 +72,7 @@
       locale: who.locale || d.documentElement.lang || navigator.language,
       contact: who.id ? who : null
     }, function (o) {
-      if (!o || !o.open) { busy = 0; return check(); }
+      if (!o || !o.open) { if (o && o.error) warn(o.message); busy = 0; return check(); }
       if (o.identity_problem) warn(o.identity_problem);
       function show() {
         emit("open", { survey: s.id });
@@ -122,7 +122,7 @@
         emit("ready", { surveys: c.surveys.map(function (s) { return s.id; }) });
         schedule();
       });
-    }, function () {});
+    })["catch"](function () { warn("the rules could not be loaded"); });
   }
 
   function start() {
