@@ -6,7 +6,7 @@
     if decision.outcome == "suppress": ...   # decision.reason: opted_out, frequency_cap, ...
     if decision.outcome == "defer": ...      # decision.until: when quiet hours end
 
-Reasons (stable codes): ``opted_out``, ``no_address``, ``already_invited``, ``min_gap``,
+Reasons (stable codes): ``opted_out``, ``no_address``, ``min_gap``, ``already_invited``,
 ``frequency_cap``, ``quiet_hours`` (defer). The policy comes from ``CONTACT_POLICY``
 (default ``<SURVEY_DEFS>/policy.yaml``), reloaded when the file changes.
 """
@@ -223,8 +223,8 @@ def check(
     """May ``survey_id`` be put to ``contact`` on ``channel``? ``now`` (naive UTC, default
     the clock) is the moment of the decision; ``when`` the planned send time (quiet hours).
 
-    Order: opt-outs and address, an invitation of the same survey still open, the minimum
-    gap, the frequency cap (these suppress), then quiet hours (these defer)."""
+    Order: opt-outs and address, the minimum gap, an invitation of the same survey still
+    open, the frequency cap (these suppress), then quiet hours (these defer)."""
     policy = policy or current_policy()
     now = now or clock()
     when = when or now
@@ -232,11 +232,6 @@ def check(
     if not decision.allowed:
         return decision
     if contact is not None and contact.id is not None:
-        existing = open_invitation(contact, survey_id, exclude_invitation=exclude_invitation)
-        if existing is not None:
-            return PolicyDecision(
-                "suppress", "already_invited", f"invitation {existing.id} of this survey is still open"
-            )
         gap = policy.min_gap_for(survey_id)
         if gap:
             last = last_asked(contact, survey_id, exclude_invitation=exclude_invitation)
@@ -247,6 +242,11 @@ def check(
                     f"asked this survey on {_iso(last)}; min_gap {format_duration(gap)} "
                     f"(possible again after {_iso(last + gap)})",
                 )
+        existing = open_invitation(contact, survey_id, exclude_invitation=exclude_invitation)
+        if existing is not None:
+            return PolicyDecision(
+                "suppress", "already_invited", f"invitation {existing.id} of this survey is still open"
+            )
         if policy.capped(survey_id):
             for rule in policy.frequency:
                 n = asks_since(contact, now - rule.per, exclude_invitation=exclude_invitation)
