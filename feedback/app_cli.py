@@ -133,16 +133,40 @@ def register(cli: click.Group) -> None:
             for p in report.problems:
                 click.echo(f"skipped: {p}", err=True)
             key = ops.create_api_key("demo admin")
-            base = app.config.get("PUBLIC_BASE_URL") or f"http://{host}:{port}"
-            table = Table("survey", "channels", "link", title="Example surveys")
+            base = (app.config.get("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
+            rows = []
+            personal = None
             for s in ops.active_surveys():
                 _, compiled = ops.current_version(s.id)
-                table.add_row(s.id, ", ".join(compiled.survey.channels), f"{base}/s/{s.id}")
-            console.print(table)
-        console.print(f"Admin API key (shown once): [bold]{key}[/bold]")
-        console.print(f"Try: curl -H 'Authorization: Bearer {key}' {base}/api/v1/surveys")
-        console.print(f"Serving on {base}  (Ctrl+C to stop)")
+                channels = compiled.survey.channels
+                rows.append((s.id, ", ".join(channels), f"{base}/s/{s.id}" if "web" in channels else "-"))
+                if personal is None and "email" in channels:
+                    personal = _demo_invitation(app, s.id, compiled.survey.questions[0])
+        # Plain lines (no wrapping or cutting) so that links and the key can be copied.
+        width = max((len(r[0]) for r in rows), default=6) + 2
+        chan = max((len(r[1]) for r in rows), default=8) + 2
+        click.echo("\nExample surveys:")
+        for sid, channels, link in rows:
+            click.echo(f"  {sid.ljust(width)}{channels.ljust(chan)}{link}")
+        click.echo(f"\nAdmin API key (shown once): {key}")
+        click.echo(f"  curl -H 'Authorization: Bearer {key}' {base}/api/v1/surveys")
+        if personal:
+            click.echo(f"\nA personal link, as an email invitation with the first score clicked:\n  {base}{personal}")
+        click.echo("\nAdd ?lang=zh-CN to a link for Chinese, ?embed=1 for the compact embedded view.")
+        click.echo(f"\nServing on {base}  (Ctrl+C to stop)\n")
         app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+def _demo_invitation(app, survey_id: str, first) -> str:  # type: ignore[no-untyped-def]
+    """A personal link (``/i/<token>``) that pre-answers the first question, like a score
+    clicked in an invitation email."""
+    from channels.web.tokens import make_invitation_token
+
+    with app.test_request_context():
+        token = make_invitation_token(survey_id, context={"contact": {"first_name": "Alex"}})
+    rng = first.scale_range
+    answer = f"?a={rng[1]}" if rng else ""
+    return f"/i/{token}{answer}"
 
 
 def _safe_url(url: str) -> str:

@@ -88,16 +88,9 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
     config["INVITATION_MAX_AGE_DAYS"] = float(config.get("INVITATION_MAX_AGE_DAYS") or 30)
     config["WEB_RESUME_DAYS"] = float(config.get("WEB_RESUME_DAYS") or 30)
     if str(config.get("PUBLIC_BASE_URL") or "").startswith("https://") and not (
-        overrides and "SESSION_COOKIE_SAMESITE" in overrides
+        overrides and "SESSION_COOKIE_SECURE" in overrides
     ):
-        # Served over HTTPS: cookies are Secure, and SameSite=None lets a survey embedded in
-        # another site's page (an iframe overlay) keep its session; forms stay CSRF-protected.
         config["SESSION_COOKIE_SECURE"] = True
-        config["SESSION_COOKIE_SAMESITE"] = "None"
-    config["SMS_SESSION_HOURS"] = float(config.get("SMS_SESSION_HOURS") or 24)
-    config["CHAT_SESSION_HOURS"] = float(config.get("CHAT_SESSION_HOURS") or 24)
-    if not config.get("SECRET_KEY"):
-        config["SECRET_KEY"] = _instance_secret(instance_path)
     url = str(config["DATABASE_URL"])
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url[len("postgres://") :]

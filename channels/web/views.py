@@ -197,9 +197,12 @@ def _resume_days() -> float:
 
 
 def _cookie_session(survey_id: str) -> Session | None:
-    value = request.cookies.get(tokens.resume_cookie_name(survey_id))
-    if _embed() and request.args.get("r"):
-        value = request.args.get("r")  # see Page.embed_params
+    if _embed():
+        # Embedded pages use only the signed ``r`` of their URL (see Page.embed_params), never
+        # the cookie: their forms have no cookie-bound CSRF check, so a cookie must not count.
+        value = request.args.get("r")
+    else:
+        value = request.cookies.get(tokens.resume_cookie_name(survey_id))
     sid = tokens.read_resume_value(value, _resume_days())
     if not sid:
         return None
@@ -469,7 +472,6 @@ def anonymous_post(survey_id: str) -> Any:
     _survey_or_404(survey_id)
     _posted_step()  # a malformed form starts nothing
     session: Session | None = None
-    started = False
     if "_start" in request.form:
         try:
             ticket = tokens.read_start_ticket(request.form.get("_start"), _resume_days())
@@ -480,7 +482,6 @@ def anonymous_post(survey_id: str) -> Any:
             session = _cookie_session(survey_id)
             if session is None or session.status != "active":
                 session = _start_anonymous(survey_id, ticket)
-                started = True
     else:
         session = _cookie_session(survey_id)
         if session is None:
@@ -488,7 +489,7 @@ def anonymous_post(survey_id: str) -> Any:
             return redirect(url_for("web.anonymous", survey_id=survey_id, embed=1 if _embed() else None), code=303)
     page = _page_for(session, "web.anonymous", {"survey_id": survey_id})
     resp = make_response(handle_post(page))
-    if started or request.cookies.get(tokens.resume_cookie_name(survey_id)) is None:
+    if not _embed():
         _set_resume_cookie(resp, session)
     return resp
 

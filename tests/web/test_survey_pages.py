@@ -511,3 +511,38 @@ def test_static_assets_are_served_by_the_app(app: Any, client: Any) -> None:
     assert "http" not in "".join(line for line in html.splitlines() if "<script" in line or "<link" in line)
     assert client.get("/static/feedback.css").status_code == 200
     assert client.get("/static/web/survey.js").status_code == 200
+
+
+def test_embedded_survey_works_without_cookies(app: Any) -> None:
+    """In another site's iframe the browser sends none of this site's cookies: the embedded
+    page carries its session in a signed URL parameter instead, and needs no CSRF cookie."""
+    client = app.test_client(use_cookies=False)
+    r = Respondent(client, "/s/support-call?embed=1")
+    r.open()
+    page = r.submit({"nps": "4"}, drop=("csrf_token",))
+    assert page.visible() == ["reason"]
+    assert "&r=" in page.actions["survey"]
+    page = r.submit({"reason": "slow"}, drop=("csrf_token",))
+    page = r.submit({"resolved": "yes"}, drop=("csrf_token",))
+    assert page.is_thanks
+    [resp] = stored(app, "support-call")
+    assert resp["status"] == "complete" and len(resp["answers"]) == 3
+
+
+def test_embedded_form_ignores_the_resume_cookie(app: Any, client: Any, respondent: Any) -> None:
+    r = respondent("/s/support-call")
+    r.open()
+    page = r.submit({"nps": "4"})
+    data = {k: list(v) for k, v in page.fields.items()}
+    data["q_reason"] = ["forged from another site"]
+    data.pop("csrf_token")
+    resp = client.post("/s/support-call?embed=1", data=data)
+    assert resp.status_code == 303 and "/s/support-call" in resp.headers["Location"]
+    [row] = stored(app, "support-call")
+    assert set(row["answers"]) == {"nps"}
+
+
+def test_tampered_embed_session_parameter_starts_afresh(app: Any) -> None:
+    client = app.test_client(use_cookies=False)
+    page = Respondent(client, "/s/support-call?embed=1&r=forged").open()
+    assert page.visible() == ["nps"] and "_start" in page.fields
