@@ -460,6 +460,28 @@ def _answered(inv: Invitation, response: Response, now: dt.datetime) -> None:
         _set(step, "answered", now, detail=f"response {response.id} ({response.channel})")
         step.finished_at = now
     _finish(inv, "answered", now)
+    _close_other_sessions(inv, response)
+
+
+def _close_other_sessions(inv: Invitation, answer: Response) -> None:
+    """One response per invitation: the sessions other rungs opened (an SMS conversation
+    still waiting for a reply) end once the invitation is answered elsewhere."""
+    if inv.contact_id is None:
+        return
+    others = [
+        s.id
+        for s in db.session.scalars(
+            select(Session).where(
+                Session.contact_id == inv.contact_id,
+                Session.survey_id == inv.survey_id,
+                Session.status == "active",
+                Session.id != answer.session_id,
+            )
+        )
+        if str((s.meta or {}).get("invitation_id")) == str(inv.id)
+    ]
+    for sid in others:
+        ops.end_session(sid, reason="answered_elsewhere")
 
 
 def refresh(inv: Invitation, now: dt.datetime | None = None) -> bool:

@@ -1,0 +1,152 @@
+"""The channel ladder: a call nobody answers falls back to SMS, then to email; it stops as
+soon as the contact answers. Twilio's REST API is faked at the HTTP edge (the real twilio
+client runs); SMS replies come through the signed webhook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.sms.conftest import Phone
+from tests.support.twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilioHttp
+from tests.triggers.support import Dist, answer_link, local, text_of
+from tests.web.support import Respondent
+
+PHONE = "+15551234567"
+CUSTOMER = {"id": "cust-9", "phone": PHONE, "email": "nine@example.com", "timezone": "Europe/London",
+            "first_name": "Nine"}
+
+
+@pytest.fixture
+def twilio(dist: Dist) -> FakeTwilioHttp:
+    dist.app.config.update(
+        TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_FROM_NUMBER="+15557770000"
+    )
+    http = FakeTwilioHttp()
+    dist.app.extensions["twilio_http_client"] = http
+    return http
+
+
+def steps(dist: Dist, event_id: str) -> list[dict[str, Any]]:
+    return dist.event_detail(event_id)["decisions"][0]["invitation"]["steps"]
+
+
+def test_an_unanswered_call_falls_back_to_sms_then_email(dist: Dist, twilio: FakeTwilioHttp) -> None:
+    body = dist.send("call-1", "t.ladder", CUSTOMER, {"agent_name": "Li"})
+    inv = body["decisions"][0]["invitation"]
+    assert [(s["channel"], s["status"]) for s in inv["steps"]] == [
+        ("ivr", "scheduled"), ("sms", "planned"), ("email", "planned")
+    ]
+    dist.run()
+    [call] = twilio.calls()
+    assert call.data["To"] == PHONE
+    assert twilio.messages() == []
+    assert [s["status"] for s in steps(dist, "call-1")] == ["sent", "planned", "planned"]
+
+    dist.advance(minutes=59)
+    assert twilio.messages() == []  # still waiting for the call to be answered
+    dist.advance(minutes=1)
+    assert [s["status"] for s in steps(dist, "call-1")] == ["unanswered", "sent", "planned"]
+    texts = [m.data["Body"] for m in twilio.messages()]
+    assert texts and all(m.data["To"] == PHONE for m in twilio.messages())
+    assert any("recommend" in t for t in texts)
+    assert dist.eml() == []
+
+    dist.advance(hours=1)
+    s = steps(dist, "call-1")
+    assert [x["status"] for x in s] == ["unanswered", "unanswered", "sent"]
+    [mail] = dist.eml()
+    assert mail["To"] == "nine@example.com"
+    assert "recommend" in text_of(mail)
+
+    # The contact answers from the email: the invitation is answered, with the event's data.
+    r = Respondent(dist.client, local(answer_link(mail, "9")))
+    page = r.open()
+    assert page.status == 200
+    page = r.submit({"resolved": "yes"})
+    assert page.is_thanks
+    dist.advance(days=2)
+    inv = dist.event_detail("call-1")["decisions"][0]["invitation"]
+    assert inv["status"] == "answered"
+    assert [x["status"] for x in inv["steps"]] == ["unanswered", "unanswered", "answered"]
+    responses = dist.responses("t-ladder")
+    [resp] = [r for r in responses if r["answers"]]
+    # The SMS conversation that got no reply is closed, without answers.
+    assert [(r["channel"], r["status"]) for r in responses if not r["answers"]] == [("sms", "abandoned")]
+    assert resp["status"] == "complete" and resp["channel"] == "web"
+    assert resp["meta"]["invitation_id"] == inv["id"]
+    assert resp["event"] == {"id": "call-1", "type": "t.ladder", "data": {"agent_name": "Li"}}
+    assert resp["answers"]["nps"]["value"] == 9 and resp["answers"]["nps"]["modality"] == "email"
+    assert len(twilio.calls()) == 1  # nothing was sent twice
+
+
+def test_an_sms_answer_stops_the_ladder(dist: Dist, twilio: FakeTwilioHttp) -> None:
+    dist.send("call-2", "t.ladder", CUSTOMER)
+    dist.run()
+    dist.advance(hours=1)  # the call went unanswered: SMS
+    assert twilio.messages()
+    phone = Phone(dist.client, PHONE)
+    phone.text("9")
+    sent_before = len(twilio.messages())
+    dist.advance(hours=1)
+    inv = dist.event_detail("call-2")["decisions"][0]["invitation"]
+    assert inv["status"] == "answered"
+    assert [x["status"] for x in inv["steps"]] == ["unanswered", "answered", "cancelled"]
+    assert inv["steps"][2]["reason"] == "answered"
+    assert dist.eml() == []
+    assert len(twilio.messages()) == sent_before
+    [resp] = dist.responses("t-ladder")
+    assert resp["channel"] == "sms" and resp["answers"]["nps"]["value"] == 9
+    assert resp["meta"]["invitation_id"] == inv["id"]
+
+
+def test_the_ladder_stops_when_the_invitation_expires(dist: Dist, twilio: FakeTwilioHttp) -> None:
+    dist.send("call-3", "t.ladder", CUSTOMER)
+    dist.run()
+    dist.clock.advance(days=3)  # nobody ran the outbox for three days (expires: 2d)
+    dist.run()
+    inv = dist.event_detail("call-3")["decisions"][0]["invitation"]
+    assert inv["status"] == "expired"
+    assert [x["status"] for x in inv["steps"]] == ["unanswered", "cancelled", "cancelled"]
+    assert twilio.messages() == [] and dist.eml() == []
+
+
+def test_an_sms_opt_out_skips_that_rung(dist: Dist, twilio: FakeTwilioHttp) -> None:
+    dist.send("call-4", "t.ladder", CUSTOMER)
+    dist.run()
+    from feedback.store import operations as ops
+
+    with dist.ctx():
+        ops.record_opt_out(ops.find_or_create_contact(external_id="cust-9"), "sms", "STOP")
+    dist.advance(hours=1)
+    s = steps(dist, "call-4")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [
+        ("ivr", "unanswered", None), ("sms", "skipped", "opted_out"), ("email", "sent", None)
+    ]
+    assert twilio.messages() == []
+    assert len(dist.eml()) == 1
+
+
+def test_a_channel_that_refuses_moves_the_ladder_on(dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any) -> None:
+    dist.send("call-5", "t.ladder", CUSTOMER)
+    dist.run()
+    # Meanwhile a new version of the survey drops SMS: that channel refuses the step, and
+    # the ladder goes straight on to email.
+    from feedback.store import operations as ops
+    from tests.triggers.support import SURVEYS
+
+    text = (SURVEYS / "t-ladder.yaml").read_text(encoding="utf-8")
+    text = text.replace("channels: [ivr, sms, email, web]", "channels: [ivr, email, web]")
+    text = text.replace("channels: [ivr, sms, email]", "channels: [ivr, email]")
+    (tmp_path / "t-ladder.yaml").write_text(text, encoding="utf-8")
+    with dist.ctx():
+        assert not ops.load_surveys([tmp_path / "t-ladder.yaml"]).problems
+    dist.advance(hours=1)
+    s = steps(dist, "call-5")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [
+        ("ivr", "unanswered", None), ("sms", "failed", "refused"), ("email", "sent", None)
+    ]
+    assert "not offered by SMS" in s[1]["detail"]
+    assert twilio.messages() == []
+    assert len(dist.eml()) == 1
