@@ -249,11 +249,11 @@ def _answer(row: Message, session: Session, body: str, now: dt.datetime) -> list
         return [msgs.Outgoing(m.body, (m.meta or {}).get("kind", "question"), (m.meta or {}).get("question_id"))
                 for m in held]
     step = _step(row)
-    turn = ops.apply_input(session.id, Text(body), step=step if step is not None else session.step)
-    session = turn.session
     if session.status == "active":
-        msgs.extend_expiry(session, expiry_hours(ops.compiled_version(session.version_id)), now)
-    return session_messages(session, turn.events)
+        # Saved with the answer (one commit): the customer wrote, the conversation lives on.
+        msgs.extend_expiry(session, expiry_hours(ops.compiled_version(session.version_id)), now, commit=False)
+    turn = ops.apply_input(session.id, Text(body), step=step if step is not None else session.step)
+    return session_messages(turn.session, turn.events)
 
 
 def _start_by_keyword(

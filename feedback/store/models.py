@@ -375,3 +375,32 @@ class InterceptDisplay(db.Model):  # type: ignore[name-defined]
     status: Mapped[str] = mapped_column(String(16), default="shown")  # shown|answered|dismissed
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+# -- SQLite settings -----------------------------------------------------------------------------
+
+
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite (the embedded default): a write-ahead log, so readers never wait for a writer
+    and a commit is not an fsync of the whole journal; ``synchronous=NORMAL`` is durable
+    with WAL except for the last commits on a power loss."""
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        finally:
+            cursor.close()
+
+
+def _install_sqlite_pragmas() -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    if not event.contains(Engine, "connect", _sqlite_pragmas):
+        event.listen(Engine, "connect", _sqlite_pragmas)
+
+
+_install_sqlite_pragmas()
