@@ -52,6 +52,10 @@ def register(cli: click.Group) -> None:
             for m in msgs.messages_of(session_id):
                 sid = m.message_sid or "-"
                 click.echo(f"  {m.status:<10} {sid:<34} [{m.segments} {m.encoding}] {m.body}")
+            failed = [m for m in msgs.messages_of(session_id) if m.status == "failed"]
+            if failed:
+                click.echo(f"not sent: {(failed[0].meta or {}).get('error') or failed[0].error_code}", err=True)
+                sys.exit(1)
             if job is not None:
                 db.session.refresh(job)
                 if job.status != "done":

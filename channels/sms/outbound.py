@@ -69,6 +69,7 @@ def request_sms(
     if "sms" not in survey.channels:
         raise BadRequest(f"survey '{survey_id}' is not offered by SMS; add sms to its channels")
     e164 = ops.normalize_phone(phone)
+    whatsapp = whatsapp or phone.strip().lower().startswith("whatsapp:")
     if context is not None and not isinstance(context, Mapping):
         raise BadRequest("context must be an object with 'contact' and 'event'")
     for key in ("contact", "event"):
