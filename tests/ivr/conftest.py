@@ -30,14 +30,21 @@ class Ivr:
     api_key: str
 
     def responses(self, survey: str, **params: Any) -> list[dict[str, Any]]:
-        """The survey's responses through the public API (newest first)."""
-        resp = self.client.get(
-            f"/api/v1/surveys/{survey}/responses",
-            query_string=params,
-            headers={"Authorization": f"Bearer {self.api_key}"},
-        )
-        assert resp.status_code == 200, resp.data
-        return resp.get_json()["responses"]
+        """The survey's responses through the public API, every page."""
+        out: list[dict[str, Any]] = []
+        query = {"limit": 1000, **params}
+        while True:
+            resp = self.client.get(
+                f"/api/v1/surveys/{survey}/responses",
+                query_string=query,
+                headers={"Authorization": f"Bearer {self.api_key}"},
+            )
+            assert resp.status_code == 200, resp.data
+            body = resp.get_json()
+            out.extend(body["responses"])
+            if not body.get("next_cursor"):
+                return out
+            query["cursor"] = body["next_cursor"]
 
     def response(self, survey: str, call_sid: str) -> dict[str, Any]:
         found = [r for r in self.responses(survey, channel="ivr") if (r.get("meta") or {}).get("call_sid") == call_sid]

@@ -213,19 +213,20 @@ class FlaskTransport:
     """Posts through a Flask test client. ``proxy=True`` posts to an internal http address
     with ``X-Forwarded-*`` headers, as a TLS-terminating proxy would."""
 
-    def __init__(self, client: Any, *, proxy: bool = False) -> None:
+    def __init__(self, client: Any, *, proxy: bool = False, internal_base: str | None = None) -> None:
         self.client = client
         self.proxy = proxy
+        #: Where requests really arrive (e.g. http://10.0.0.5:8000 behind a proxy).
+        self.internal_base = internal_base or ("http://10.0.0.5:8000" if proxy else None)
 
     def post(self, url: str, params: dict[str, str], headers: dict[str, str]) -> Reply:
         parts = urlsplit(url)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
         hdrs = dict(headers)
-        base = f"{parts.scheme}://{parts.netloc}"
+        base = self.internal_base or f"{parts.scheme}://{parts.netloc}"
         if self.proxy:
             hdrs.update({"X-Forwarded-Proto": parts.scheme, "X-Forwarded-Host": parts.netloc,
                          "X-Forwarded-For": "54.172.60.1"})
-            base = "http://10.0.0.5:8000"
         resp = self.client.post(path, data=params, headers=hdrs, base_url=base)
         return Reply(resp.status_code, resp.content_type or "", resp.data)
 
