@@ -24,6 +24,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
+from sqlalchemy.exc import IntegrityError
 
 from feedback.definition.loader import CompiledSurvey
 from feedback.engine import render
@@ -109,24 +110,30 @@ def handle_inbound(form: Mapping[str, str]) -> list[Message]:
     if not sid or not sender:
         log.warning("ignored an inbound message without MessageSid or From")
         return []
-    existing = msgs.inbound_by_sid(sid[:64])
-    if existing is not None:
-        return replay(existing)
     try:
         transport, phone = msgs.split_address(sender)
     except BadRequest:
         log.warning("ignored an inbound message from %r: not a phone number", sender[:64])
         return []
-    contact = ops.find_or_create_contact(phone=phone, commit=False)
-    session = msgs.open_sms_session(phone)
     extra = {"num_media": form.get("NumMedia")} if form.get("NumMedia") not in (None, "", "0") else {}
-    row, new = msgs.claim_inbound(
-        sid=sid[:64], transport=transport, sender=sender, to=to, body=body,
-        contact=contact, session=session, meta=extra,
-    )
-    if not new:
-        return replay(row)
-    return process(row)
+    for attempt in range(2):
+        existing = msgs.inbound_by_sid(sid[:64])
+        if existing is not None:
+            return replay(existing)
+        contact = ops.find_or_create_contact(phone=phone, commit=False)
+        session = msgs.open_sms_session(phone)
+        try:
+            row, new = msgs.claim_inbound(
+                sid=sid[:64], transport=transport, sender=sender, to=to, body=body,
+                contact=contact, session=session, meta=extra,
+            )
+        except IntegrityError:
+            # Another message from a new number created its contact at the same moment.
+            if attempt:
+                raise
+            continue
+        return process(row) if new else replay(row)
+    return []  # pragma: no cover - the loop returns or raises
 
 
 def _clean(value: str | None) -> str:

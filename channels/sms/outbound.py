@@ -112,8 +112,8 @@ def _request(
         running = None
     if running is not None:
         raise BadRequest(
-            f"{e164} is already answering an SMS survey ({running.survey_id}, session {running.id}); "
-            "it ends when answered or when it expires"
+            f"{e164} already has an SMS survey in progress or scheduled ({running.survey_id}, session "
+            f"{running.id}); it ends when answered or when it expires"
         )
     contact_ctx = dict((context or {}).get("contact") or {})
     if given is not None:
@@ -193,10 +193,12 @@ def send_session(session_id: str) -> str:
     session = db.session.get(Session, session_id)
     if session is None:
         return "no session"
-    rows = msgs.scheduled_messages(session_id)
+    rows = msgs.scheduled_messages(session_id, ("scheduled", "held"))
     if session.status != "active":
         msgs.set_status(rows, "canceled")
         return "session ended"
+    if msgs.sms_meta(session).get("awaiting_reply"):
+        return "waiting for the reply to the template"
     if not rows:
         return "nothing to send"
     contact = db.session.get(Contact, session.contact_id) if session.contact_id else None
@@ -213,7 +215,10 @@ def send_session(session_id: str) -> str:
     now = clock()
     if transport == "whatsapp" and not within_whatsapp_window(session.contact_id, now):
         return _send_template(session, rows, client, sender, to, callback)
-    for row in rows:
+    templates = [r for r in rows if (r.meta or {}).get("kind") == "template"]
+    if templates:  # a template that failed to go out is not needed inside the window
+        msgs.set_status(templates, "canceled")
+    for row in [r for r in rows if r not in templates]:
         params = dict(to=to, from_=sender, body=row.body)
         if callback:
             params["status_callback"] = callback
@@ -237,13 +242,17 @@ def _send_template(session: Session, rows: list[Any], client: Any, sender: str, 
         key: prompts.render_text(compiled.survey, compiled.survey.text(value, state.locale), state.locale, state.scope())
         for key, value in template.variables.items()
     }
-    [row] = msgs.add_outgoing(
-        [msgs.Outgoing(f"[WhatsApp template {template.content_sid}] " + json.dumps(variables, ensure_ascii=False),
-                       "template")],
-        transport="whatsapp", sender=sender, to=to, contact_id=session.contact_id, session_id=session.id,
-        status="scheduled", meta={"via": "rest", "content_sid": template.content_sid, "content_variables": variables},
-    )
-    msgs.set_status(rows, "held", commit=False)
+    row = next((r for r in rows if (r.meta or {}).get("kind") == "template"), None)  # a retry
+    questions = [r for r in rows if r is not row]
+    if row is None:
+        [row] = msgs.add_outgoing(
+            [msgs.Outgoing(f"[WhatsApp template {template.content_sid}] "
+                           + json.dumps(variables, ensure_ascii=False), "template")],
+            transport="whatsapp", sender=sender, to=to, contact_id=session.contact_id, session_id=session.id,
+            status="scheduled",
+            meta={"via": "rest", "content_sid": template.content_sid, "content_variables": variables},
+        )
+    msgs.set_status(questions, "held", commit=False)
     msgs.commit()
     params = dict(to=to, from_=sender, content_sid=template.content_sid)
     if callback:
@@ -251,7 +260,7 @@ def _send_template(session: Session, rows: list[Any], client: Any, sender: str, 
     if variables:
         params["content_variables"] = json.dumps(variables, ensure_ascii=False)
     if not _create(row, session, client, params):
-        msgs.set_status(rows, "failed")
+        msgs.set_status(questions, "canceled")
         return "failed"
     msgs.set_sms_meta(session, commit=False, awaiting_reply=True)
     _opened(session, clock())

@@ -219,7 +219,7 @@ def claim_inbound(
     except IntegrityError:
         db.session.rollback()
         existing = inbound_by_sid(sid)
-        if existing is None:  # pragma: no cover - the unique row vanished
+        if existing is None:  # not the sid: the contact was created concurrently
             raise
         return existing, False
     return row, True

@@ -99,7 +99,7 @@ def test_one_running_survey_per_number(app: Any, twilio: Any) -> None:
 
     with app.app_context():
         first = request_sms("support-call", "+15551230303")
-        with pytest.raises(BadRequest, match="already answering"):
+        with pytest.raises(BadRequest, match="already has an SMS survey in progress"):
             request_sms("support-call", "+15551230303")
     assert [s.id for s in rows(app, Session)] == [first]
 
@@ -284,3 +284,23 @@ def test_whatsapp_template_settings_are_validated(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError) as e:
         load_text(text, "wa.yaml")
     assert e.value.problems[0].line == 7 and "content_sid" in e.value.problems[0].message
+
+
+def test_a_template_that_fails_for_a_while_is_retried_once_stored(app: Any, twilio: Any, tmp_path: Path) -> None:
+    from channels.sms.outbound import request_sms
+
+    survey = _whatsapp_survey(app, tmp_path)
+    with app.app_context():
+        request_sms(survey, "whatsapp:+15551230312")  # the whatsapp: prefix is enough
+    twilio.fail_with = (503, 20503, "Service unavailable")
+    dispatch(app)
+    twilio.fail_with = None
+    dispatch(app, now=utcnow() + dt.timedelta(minutes=5))
+    requests = twilio.messages()
+    assert len(requests) == 2 and all(r.data["ContentSid"] == TEMPLATE_SID for r in requests)
+    templates = [m for m in rows(app, Message) if m.meta.get("kind") == "template"]
+    assert len(templates) == 1 and templates[0].status == "queued" and templates[0].message_sid
+    assert [m.status for m in rows(app, Message) if m.meta.get("kind") != "template"] == ["held"]
+    # Nothing more goes out until the customer answers the template.
+    dispatch(app, now=utcnow() + dt.timedelta(hours=1))
+    assert len(twilio.messages()) == 2
