@@ -147,8 +147,10 @@ def _redis_queue() -> Any | None:
     return Queue(queue_name(), connection=conn)
 
 
-def rq_job_id(job_id: int, attempts: int) -> str:
-    return f"feedback-job-{job_id}-{attempts}"
+def rq_job_id(job_id: int, attempts: int, queue: str | None = None) -> str:
+    """The rq id of an outbox job's attempt (unique per queue, so two databases that share
+    a Redis under different queue names never mix their jobs)."""
+    return f"{queue or queue_name()}-job-{job_id}-{attempts}"
 
 
 def _note_redis(ok: bool, error: str | None = None) -> None:
@@ -220,7 +222,6 @@ def dispatch_due(now: dt.datetime | None = None, limit: int = 500, lookahead: fl
     db.session.rollback()
     if not claimed:
         return 0
-    real_now = utcnow()
     try:
         with queue.connection.pipeline() as pipe:
             for job_id, run_at, attempts in claimed.values():
@@ -229,7 +230,7 @@ def dispatch_due(now: dt.datetime | None = None, limit: int = 500, lookahead: fl
                     timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 86400,
                     description=f"outbox job {job_id}",
                 )
-                if run_at > real_now + dt.timedelta(seconds=1):
+                if run_at > now:  # due within the lookahead: rq's scheduler releases it on time
                     queue.schedule_job(rq_job, run_at.replace(tzinfo=dt.UTC), pipeline=pipe)
                 else:
                     queue.enqueue_job(rq_job, pipeline=pipe)
@@ -257,13 +258,16 @@ def dispatch_all(now: dt.datetime | None = None, lookahead: float = 0.0) -> int:
 
 
 def recover_stuck(now: dt.datetime | None = None) -> int:
-    """Put back in the outbox the jobs Redis lost and the jobs of a worker that died."""
-    now = now or utcnow()
+    """Put back in the outbox the jobs Redis lost and the jobs of a worker that died.
+    (How long a row has been waiting is measured on the wall clock; whether it is due, on
+    :func:`clock`.)"""
+    wall = utcnow()
+    now = now or clock()
     recovered = 0
     stale = list(
         db.session.execute(
             select(Job.id, Job.attempts, Job.run_at).where(
-                Job.status == "enqueued", Job.updated_at < now - ENQUEUED_TIMEOUT
+                Job.status == "enqueued", Job.updated_at < wall - ENQUEUED_TIMEOUT
             )
         ).all()
     )
@@ -277,18 +281,19 @@ def recover_stuck(now: dt.datetime | None = None) -> int:
                 if run_at > now:
                     continue  # waiting in rq's scheduler
                 try:
-                    if RqJob.exists(rq_job_id(job_id, attempts), connection=conn):
-                        status = RqJob.fetch(rq_job_id(job_id, attempts), connection=conn).get_status()
-                        if status not in ("failed", "stopped", "canceled"):
-                            continue
+                    rid = rq_job_id(job_id, attempts)
+                    if RqJob.exists(rid, connection=conn):
+                        status = RqJob.fetch(rid, connection=conn).get_status()
+                        if status in ("queued", "started", "scheduled", "deferred"):
+                            continue  # rq still has it
                 except Exception:  # noqa: BLE001 - Redis down: try again later
                     return recovered
             recovered += db.session.execute(
-                update(Job).where(Job.id == job_id, Job.status == "enqueued").values(status="pending", updated_at=utcnow())
+                update(Job).where(Job.id == job_id, Job.status == "enqueued").values(status="pending", updated_at=wall)
             ).rowcount
         db.session.commit()
     dead = list(
-        db.session.scalars(select(Job).where(Job.status == "running", Job.updated_at < now - RUNNING_TIMEOUT))
+        db.session.scalars(select(Job).where(Job.status == "running", Job.updated_at < wall - RUNNING_TIMEOUT))
     )
     for row in dead:
         row.last_error = "the worker stopped while running this job"
@@ -532,7 +537,9 @@ def make_worker(app: Any, *, fork: bool = False, name: str | None = None) -> Any
     """An rq worker on the application's queue that runs jobs in the application."""
     from rq import SimpleWorker, Worker
 
-    conn = redis_connection()
+    with app.app_context():
+        conn = redis_connection()
+        qname = queue_name()
     if conn is None:
         raise RuntimeError("REDIS_URL is not set")
     bind_app(app)
@@ -548,8 +555,6 @@ def make_worker(app: Any, *, fork: bool = False, name: str | None = None) -> Any
         cls: Any = ForkingWorker
     else:
         cls = SimpleWorker
-    with app.app_context():
-        qname = queue_name()
     return cls([qname], connection=conn, name=name)
 
 
@@ -560,9 +565,13 @@ def run_worker(
     With ``burst``, dispatch what is due, run it, and return."""
     worker = make_worker(app, fork=fork)
     if burst:
-        with app.app_context():
-            dispatch_all(lookahead=0.0)
-        worker.work(burst=True, with_scheduler=with_scheduler)
+        # Jobs schedule more jobs (a step, then its email): go on until nothing is due.
+        for _ in range(100):
+            with app.app_context():
+                moved = dispatch_all(lookahead=0.0)
+            if not moved:
+                break
+            worker.work(burst=True, with_scheduler=with_scheduler)
         return
     dispatcher = Dispatcher(app, interval=interval)
     dispatcher.start()

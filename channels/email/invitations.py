@@ -203,7 +203,8 @@ def send(message_id: int) -> str:
     row = db.session.get(EmailMessage, message_id)
     if row is None:
         return "missing"
-    if row.status != "scheduled":
+    # A row whose job gave up on a passing error is sent again when that job is retried.
+    if row.status != "scheduled" and not (row.status == "failed" and row.reason == "error"):
         return row.status
     contact = db.session.get(Contact, row.contact_id) if row.contact_id is not None else None
     inv = db.session.get(Invitation, row.invitation_id) if row.invitation_id is not None else None
