@@ -244,12 +244,22 @@ def _switch_locale(page: Page) -> Page:
 
 def _anonymous_page(survey_id: str, version_id: int, survey: Survey) -> Page:
     """A first page shown before any session exists (nothing is stored until an answer)."""
-    it = ops.interview_for(version_id)
     locale = choose_locale(survey)
     seed = random.SystemRandom().randrange(2**31)
-    state, events = it.start({}, channel="web", locale=locale, seed=seed)
-    ticket = tokens.make_start_ticket(v=version_id, seed=seed, loc=state.locale, page_url=_page_url(), embed=_embed())
-    page = Page(it, state, None, "web.anonymous", {"survey_id": survey_id}, _embed(), ticket=ticket)
+    fields = {"v": version_id, "seed": seed, "loc": locale, "page_url": _page_url(), "embed": _embed()}
+    ticket = tokens.make_start_ticket(**{k: v for k, v in fields.items() if v not in (None, False)})
+    return _ticket_page(survey_id, tokens.read_start_ticket(ticket, _resume_days()), ticket)
+
+
+def _ticket_page(survey_id: str, ticket: dict[str, Any], raw_ticket: str) -> Page:
+    """The first page of a start ticket, with the interview started in memory only."""
+    version_id = ticket.get("v") if isinstance(ticket.get("v"), int) else None
+    if version_id is None:
+        version_id = ops.current_version(survey_id)[0].id
+    it = ops.interview_for(version_id)
+    seed = ticket["seed"] if isinstance(ticket.get("seed"), int) else None
+    state, events = it.start({}, channel="web", locale=ticket.get("loc"), seed=seed)
+    page = Page(it, state, None, "web.anonymous", {"survey_id": survey_id}, _embed(), ticket=raw_ticket)
     page.intro = next((e.intro for e in events if isinstance(e, eng.SurveyStarted)), "")
     return page
 
@@ -422,6 +432,30 @@ def _posted_step() -> int:
     return int(raw)
 
 
+def _posted_input(page: Page) -> eng.Input:
+    """The engine input of a posted form: Back, or the values of the questions it showed."""
+    if request.form.get("_nav") == "back":
+        return eng.Back()
+    survey = page.survey
+    values: dict[str, Any] = {}
+    for qid in request.form.getlist("_q"):
+        if survey.has_question(qid):
+            values[qid] = posted_value(survey.question(qid), request.form)
+    return eng.FormValues(values, modality="web")
+
+
+def _refused_first_page(page: Page) -> Any | None:
+    """A first answer that is refused stores nothing: the page comes back with its hints
+    (checked by the engine in memory), and no session or response is created."""
+    state, events = page.interview.resume(page.state, _posted_input(page))
+    if any(isinstance(e, eng.AnswerAccepted | eng.QuestionSkipped | eng.SurveyCompleted | eng.SurveyEnded) for e in events):
+        return None
+    errors = {e.question_id: e.hint for e in events if isinstance(e, eng.Reprompt)}
+    if not errors:
+        return None
+    return render_page(page, errors=errors, posted=True, status=422)
+
+
 def handle_post(page: Page) -> Any:
     """Apply a posted page to its (stored) session; re-show it with hints, or move on."""
     assert page.session is not None
@@ -429,16 +463,7 @@ def handle_post(page: Page) -> Any:
     step = _posted_step()
     if session.status != "active":
         return redirect(page.url(), code=303)
-    if request.form.get("_nav") == "back":
-        inp: eng.Input = eng.Back()
-    else:
-        survey = page.survey
-        values: dict[str, Any] = {}
-        for qid in request.form.getlist("_q"):
-            if survey.has_question(qid):
-                values[qid] = posted_value(survey.question(qid), request.form)
-        inp = eng.FormValues(values, modality="web")
-    turn = ops.apply_input(session.id, inp, step=step)
+    turn = ops.apply_input(session.id, _posted_input(page), step=step)
     page.session = turn.session
     page.state = eng.State.from_dict(turn.session.state)
     if turn.duplicate:
@@ -481,6 +506,9 @@ def anonymous_post(survey_id: str) -> Any:
         if session is None:
             session = _cookie_session(survey_id)
             if session is None or session.status != "active":
+                refused = _refused_first_page(_ticket_page(survey_id, ticket, request.form["_start"]))
+                if refused is not None:
+                    return refused
                 session = _start_anonymous(survey_id, ticket)
     else:
         session = _cookie_session(survey_id)

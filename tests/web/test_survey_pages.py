@@ -336,6 +336,11 @@ def test_invalid_answer_gets_an_accessible_hint(app: Any, respondent: Any, answe
     assert f'id="q_{qid}-error" role="alert"' in page.html
     assert f'aria-describedby="q_{qid}-error"' in page.html
     assert 'aria-invalid="true"' in page.html
+    assert stored(app, "support-call") == [], "a refused first answer starts no response"
+    page = r.submit({"nps": "6"})
+    assert page.visible() == ["reason"]
+    [resp] = stored(app, "support-call")
+    assert resp["answers"] == {"nps": (6, "web")}
 
 
 def test_number_and_text_limits(app: Any, respondent: Any, tmp_path: Path) -> None:
