@@ -182,14 +182,18 @@ class State:
     format: int = STATE_FORMAT
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The state as JSON data: a deep copy that shares nothing with this object."""
+        return {name: _copy_json(getattr(self, name)) for name in _STATE_FIELDS}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> State:
+    def from_dict(cls, data: Mapping[str, Any], *, copy: bool = True) -> State:
+        """The state in ``data`` (checked; EngineError when it is corrupt). The state shares
+        nothing with ``data`` unless ``copy`` is false."""
         if not isinstance(data, Mapping):
             raise EngineError("interview state must be an object")
+        take = _copy_json if copy else (lambda v: v)
         try:
-            state = cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})
+            state = cls(**{k: take(data[k]) for k in cls.__dataclass_fields__ if k in data})
         except TypeError as e:
             raise EngineError(f"interview state is incomplete: {e}") from None
         if state.format != STATE_FORMAT:
@@ -219,6 +223,21 @@ class State:
             "channel": self.channel,
             "locale": self.locale,
         }
+
+
+_STATE_FIELDS = tuple(State.__dataclass_fields__)
+
+
+def _copy_json(value: Any) -> Any:
+    """A deep copy of JSON data (much faster than copy.deepcopy / dataclasses.asdict)."""
+    if isinstance(value, dict):
+        return {k: v if type(v) in _SCALARS else _copy_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [v if type(v) in _SCALARS else _copy_json(v) for v in value]
+    return value
+
+
+_SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 _STATE_TYPES: dict[str, type | tuple[type, ...]] = {
@@ -288,7 +307,8 @@ class Interview:
         return state, events
 
     def resume(self, state: State | Mapping[str, Any], inp: Input) -> tuple[State, list[Event]]:
-        st = State.from_dict(state.to_dict() if isinstance(state, State) else state)
+        # Work on a copy: the caller's state (object or JSON data) is never changed.
+        st = State.from_dict(state.to_dict(), copy=False) if isinstance(state, State) else State.from_dict(state)
         if st.survey_id != self.survey.id or st.version != self.survey.version:
             raise StateMismatch(
                 f"this interview belongs to {st.survey_id}@{st.version}, not "
@@ -314,13 +334,16 @@ class Interview:
         """The events that put the current question again (e.g. a respondent comes back)."""
         if state.finished or state.current is None:
             return []
-        q = self.survey.question(state.current)
+        q = self.question(state.current)
         if state.pending is not None:
             return [self._confirmation(state, q, state.pending["value"])]
         return [self._asked(state, q, attempt=state.attempts, repeat=True)]
 
     def question(self, qid: str) -> Question:
-        return self.survey.question(qid)
+        index = self._index.get(qid)
+        if index is None:
+            raise KeyError(qid)
+        return self.survey.questions[index]
 
     def progress(self, state: State) -> tuple[int, int]:
         """(questions behind, questions in the survey) for a progress bar."""
@@ -333,7 +356,7 @@ class Interview:
 
     # steps ------------------------------------------------------------------------------
     def _one(self, st: State, inp: Input, events: list[Event]) -> None:
-        q = self.survey.question(st.current or "")
+        q = self.question(st.current or "")
         if isinstance(inp, NoInput):
             st.pending = None  # an unanswered "did you say 8?" is not a yes
             self._failed(st, q, "no_input", events)
@@ -434,7 +457,7 @@ class Interview:
         if not isinstance(inp.values, Mapping):
             raise EngineError("form values must be a mapping of question id to value")
         while st.status == "active" and st.current is not None:
-            q = self.survey.question(st.current)
+            q = self.question(st.current)
             if q.id not in inp.values:
                 if not events:
                     self._failed(st, q, "required" if q.required else "empty", events)
@@ -507,12 +530,12 @@ class Interview:
         st.attempts = 0
         current = st.current
         if not st.path:
-            q = self.survey.question(current or "")
+            q = self.question(current or "")
             events.append(self._asked(st, q, attempt=0, repeat=True))
             return
         prev = st.path.pop()
         st.current = prev
-        events.append(self._asked(st, self.survey.question(prev), attempt=0))
+        events.append(self._asked(st, self.question(prev), attempt=0))
 
     def _end(self, st: State, events: list[Event], reason: str) -> None:
         st.status = "partial" if st.answers else "abandoned"

@@ -597,8 +597,28 @@ def _ltexts(value: Any) -> list[str]:
     return [v for v in value.values() if isinstance(v, str)]
 
 
+_LEXICONS: dict[tuple[int, str], tuple[Question, _Lexicon]] = {}
+
+
+def _cached_lexicon(q: Question, kind: str, build: Callable[[], _Lexicon]) -> _Lexicon:
+    """The lexicon of a question, built once per (frozen) question object."""
+    key = (id(q), kind)
+    hit = _LEXICONS.get(key)
+    if hit is not None and hit[0] is q:
+        return hit[1]
+    lexicon = build()
+    if len(_LEXICONS) >= 4096:
+        _LEXICONS.clear()
+    _LEXICONS[key] = (q, lexicon)
+    return lexicon
+
+
 def _scale_lexicon(q: Question, lo: int, hi: int) -> _Lexicon:
     """Labels that name a scale point: csat's standard labels, the end labels, 满分."""
+    return _cached_lexicon(q, f"scale:{lo}:{hi}", lambda: _build_scale_lexicon(q, lo, hi))
+
+
+def _build_scale_lexicon(q: Question, lo: int, hi: int) -> _Lexicon:
     entries: list[tuple[str, Any]] = []
     if q.type == "csat" and (lo, hi) == (1, 5):
         entries += [(p, (v, False)) for v, phrases in _CSAT_LABELS.items() for p in phrases]
@@ -761,6 +781,10 @@ def _yes_no_text(q: Question, text: str, ctx: _Ctx) -> Result:
 
 def _choice_lexicon(q: Question) -> _Lexicon:
     """Every label and alias of every choice, in every locale, mapped to its code."""
+    return _cached_lexicon(q, "choices", lambda: _build_choice_lexicon(q))
+
+
+def _build_choice_lexicon(q: Question) -> _Lexicon:
     entries: list[tuple[str, Any]] = []
     for choice in q.choices or []:
         entries += [(label, choice.code) for label in _ltexts(choice.label)]

@@ -657,3 +657,17 @@ def test_progress(all_types: CompiledSurvey) -> None:
     assert interview.progress(state) == (0, 10)
     state, _ = interview.resume(state, FormValues({"nps": "9"}))
     assert interview.progress(state) == (2, 10)  # "reason" was skipped by its condition
+
+
+def test_resume_never_changes_the_state_it_was_given(all_types: CompiledSurvey) -> None:
+    interview = Interview(all_types)
+    state, _ = interview.start(channel="sms", seed=1)
+    state, _ = interview.resume(state, Text("3"))
+    as_object, as_data = State.from_dict(state.to_dict()), state.to_dict()
+    snapshot = json.dumps(as_data, sort_keys=True)
+    new_from_object, _ = interview.resume(as_object, Text("slow"))
+    new_from_data, _ = interview.resume(as_data, Text("slow"))
+    assert as_object == state and json.dumps(as_data, sort_keys=True) == snapshot
+    assert new_from_object == new_from_data and new_from_object.answers == {"nps": 3, "reason": "slow"}
+    new_from_object.answers["x"] = 1
+    assert "x" not in as_data["answers"] and "x" not in state.answers
