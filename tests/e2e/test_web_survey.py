@@ -84,9 +84,8 @@ def phone(browser: Any) -> Iterator[Any]:
 
 
 def choose(page: Any, qid: str, value: str) -> None:
-    """Tap the button of ``value`` on a question's scale."""
-    radio_id = page.locator(f"input[name=q_{qid}][value='{value}']").get_attribute("id")
-    page.locator(f"label[for='{radio_id}']").click()
+    """Tap the button of ``value`` on a question's scale (the transparent radio over its label)."""
+    page.locator(f"input[name=q_{qid}][value='{value}']").tap()
 
 
 def no_horizontal_scroll(page: Any) -> None:
@@ -120,7 +119,7 @@ def test_complete_a_survey_in_chinese_on_a_phone_with_the_keyboard(server: Serve
     assert page.get_by_text("哪里出了问题？").count() == 0
     assert page.locator(".progress-label").inner_text().startswith("已完成")
     no_horizontal_scroll(page)
-    page.get_by_text("是", exact=True).click()
+    page.get_by_role("radio", name="是").tap()
     page.get_by_role("button", name="下一步").click()
 
     # The optional comment is skipped (left empty).
@@ -161,7 +160,7 @@ def test_reload_half_way_and_resume(server: Server, phone: Any) -> None:
     page.get_by_role("button", name="上一步").click()
     assert page.get_by_label("您打 3 分的主要原因是什么？").input_value() == "等了太久"
     page.get_by_role("button", name="下一步").click()
-    page.get_by_text("否", exact=True).click()
+    page.get_by_role("radio", name="否").tap()
     page.get_by_role("button", name="提交").click()
     page.get_by_role("heading", name="谢谢！").wait_for()
     [resp] = server.responses("support-call")
