@@ -177,7 +177,7 @@ def chat_instructions(survey: Survey, q: Question, locale: str) -> str:
                 min=rng[0], max=rng[1], low=labels[0], high=labels[1],
             )
     if q.type == "multiple_choice":
-        return tr(locale, "Pick one or more, e.g. 1,3")
+        return tr(locale, "You can pick more than one.")  # the options are buttons, not numbers
     return ""
 
 
@@ -318,7 +318,7 @@ def expectation(survey: Survey, q: Question, channel: str, locale: str) -> str:
     if q.type == "yes_no":
         return tr(locale, "Please answer yes or no.")
     if q.type in ("single_choice", "multiple_choice"):
-        if channel in ("sms", "chat"):
+        if channel == "sms":  # the SMS lists numbered options; chat and web show buttons
             if q.type == "multiple_choice":
                 return tr(locale, "Please reply with the numbers of one or more options, e.g. 1,3.")
             return tr(locale, "Please reply with the number of an option.")
