@@ -183,7 +183,6 @@ def build_message(
     msg["To"] = to
     msg["Date"] = formatdate(usegmt=True)
     msg["Message-ID"] = message_id
-    msg["Content-Language"] = rendered.locale
     msg["List-Unsubscribe"] = f"<{rendered.unsubscribe_url}>"
     msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     msg["Auto-Submitted"] = "auto-generated"
@@ -191,6 +190,7 @@ def build_message(
         msg[k] = v
     msg.set_content(rendered.text, subtype="plain", charset="utf-8")
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    msg["Content-Language"] = rendered.locale  # after the content: set_content clears Content-*
     return msg
 
 
