@@ -204,8 +204,11 @@ def describe_gather(gather: dict[str, Any]) -> str:
     parts = []
     if "dtmf" in mode:
         digits = gather.get("num_digits")
+        most = gather.get("max_digits")
         if digits:
             parts.append(f"keypad ({digits} key{'s' if digits != 1 else ''})")
+        elif most:
+            parts.append(f"keypad (up to {most} keys, {gather.get('finish_on_key') or '#'} to end sooner)")
         else:
             parts.append(f"keypad (keys, then {gather.get('finish_on_key') or '#'})")
     if "speech" in mode:

@@ -90,7 +90,9 @@ def _close_gap(out: list[str], following: str) -> str:
     "order {{ event.order_id }}?" must not read "order ?", and in Chinese
     "订单 {{ event.order_id }} 满意吗" reads "订单满意吗".
     """
-    if not out or not out[-1].endswith(" ") or not following:
+    if not out:
+        return following.lstrip(" ")  # the text began with the empty placeholder
+    if not out[-1].endswith(" ") or not following:
         return following
     before = out[-1].rstrip(" ")
     after = following.lstrip(" ")

@@ -196,7 +196,7 @@ def test_ivr_output_shows_the_spoken_prompt_and_how_to_answer() -> None:
     assert result.exit_code == 0
     out = result.stdout
     assert "How likely are you to recommend us to a friend or colleague? Enter a number from 0 to 10, then press pound" in out
-    assert "[listen for keypad (keys, then #) or speech; timeout 6s]" in out
+    assert "[listen for keypad (up to 2 keys, # to end sooner) or speech; timeout 6s]" in out
     # The open question is speech only: no keypad instructions for it.
     assert "What is the main reason for your score of 5? Please say your answer." in out
     assert "[listen for speech; timeout 8s]" in out
