@@ -15,6 +15,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from markupsafe import Markup, escape
 from werkzeug.datastructures import MultiDict
 from wtforms import Field, RadioField, SelectMultipleField, StringField, TextAreaField
 from wtforms.widgets import CheckboxInput, ListWidget, NumberInput
@@ -40,8 +41,12 @@ class PageForm(FlaskForm):
     """Base of the generated page forms."""
 
     class Meta:
-        # Values are checked by the engine; WTForms only renders and reads them.
+        # Values are checked by the engine; WTForms only renders and reads them, so its own
+        # (validator) messages are never shown and need no catalogue.
         csrf = True
+
+        def get_translations(self, form: Any) -> None:
+            return None
 
 
 def _choice(value: str, label: str) -> Any:
@@ -169,6 +174,14 @@ class QuestionView:
         if self.error:
             ids.append(self.error_id)
         return " ".join(ids)
+
+    @property
+    def attrs_html(self) -> Markup:
+        """:meth:`input_attrs` as HTML attributes (escaped), written once per question."""
+        parts = []
+        for key, value in self.input_attrs().items():
+            parts.append(f" {key}" if value is True else f' {key}="{escape(value)}"')
+        return Markup("".join(parts))
 
     def input_attrs(self) -> dict[str, Any]:
         attrs: dict[str, Any] = {}

@@ -12,6 +12,7 @@ double click, a retried request, a stale tab) stores one answer.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -179,7 +180,8 @@ def set_ui_locale(locale: str) -> None:
         refresh_babel()
 
 
-def _language_name(code: str, others: list[str]) -> str:
+@functools.lru_cache(maxsize=64)
+def _language_name(code: str, others: tuple[str, ...]) -> str:
     try:
         loc = Locale.parse(code.replace("-", "_"))
     except (ValueError, UnknownLocaleError):
@@ -373,7 +375,7 @@ def render_page(
     languages = [
         {
             "code": loc,
-            "name": _language_name(loc, survey.all_locales),
+            "name": _language_name(loc, tuple(survey.all_locales)),
             "url": page.url(lang=loc),
             "current": loc == locale,
         }
