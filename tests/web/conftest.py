@@ -14,8 +14,8 @@ from tests.conftest import SURVEY_DEFS
 from .support import Respondent
 
 
-def load_variant(app: Any, tmp_path: Path, survey_id: str, **web: Any) -> None:
-    """Load a new version of an example survey with other ``web:`` settings."""
+def load_variant(app: Any, tmp_path: Path, survey_id: str, channels: list[str] | None = None, **web: Any) -> None:
+    """Load a new version of an example survey with other ``web:`` settings (or channels)."""
     from feedback.store import operations as ops
 
     yaml = YAML()
@@ -23,6 +23,8 @@ def load_variant(app: Any, tmp_path: Path, survey_id: str, **web: Any) -> None:
     settings = dict(data.get("web") or {})
     settings.update(web)
     data["web"] = settings
+    if channels is not None:
+        data["channels"] = channels
     buf = io.StringIO()
     yaml.dump(data, buf)
     path = tmp_path / f"{survey_id}-variant.yaml"

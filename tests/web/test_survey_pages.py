@@ -551,3 +551,10 @@ def test_tampered_embed_session_parameter_starts_afresh(app: Any) -> None:
     client = app.test_client(use_cookies=False)
     page = Respondent(client, "/s/support-call?embed=1&r=forged").open()
     assert page.visible() == ["nps"] and "_start" in page.fields
+
+
+def test_survey_not_offered_on_the_web_is_404(app: Any, client: Any, tmp_path: Path) -> None:
+    load_variant(app, tmp_path, "support-call", channels=["ivr", "sms"])
+    resp = client.get("/s/support-call")
+    assert resp.status_code == 404
+    assert "not available on the web" in resp.get_data(as_text=True)
