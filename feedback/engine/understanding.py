@@ -120,9 +120,16 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _MAX_DIGITS = 15
 
 
+_ELLIPSIS = re.compile(r"\.{2,}")
+
+
 def _norm(text: str) -> str:
-    """NFKC (full-width digits and punctuation become ASCII), lower case, single spaces."""
+    """NFKC (full-width digits and punctuation become ASCII), lower case, single spaces.
+
+    An ellipsis ("um... 7", "嗯…7分") is a pause, not a decimal point.
+    """
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES).lower()
+    text = _ELLIPSIS.sub(" ", text)
     return _SPACES.sub(" ", text).strip()
 
 
@@ -325,9 +332,15 @@ def _cn_values(run: str) -> list[Number]:
     return [value]
 
 
+#: "十几", "二十几", "几十": some number in a range, never one value.
+_CN_VAGUE = re.compile(r"[零〇一二两三四五六七八九十百千万\d]*(?:十几|几十|几百|几千|几万)[零〇一二两三四五六七八九十百千万]*")
+
+
 def _digitise_cn(text: str) -> str:
-    """Replace Chinese numerals with ASCII numbers (two numbers for 七八, 十七八)."""
+    """Replace Chinese numerals with ASCII numbers (two numbers for 七八, 十七八; a vague
+    十几 becomes two numbers too, so that it is never read as one value)."""
     text = _CN_NOT_NUMBERS.sub(" ", text)
+    text = _CN_VAGUE.sub(" 1 或 99 ", text)
 
     def repl(m: re.Match[str]) -> str:
         values = _cn_values(m.group())
@@ -573,18 +586,24 @@ def understand_yes_no(raw: str, locale: str) -> bool | None:
 
 _CSAT_LABELS: dict[int, tuple[str, ...]] = {
     1: ("very dissatisfied", "extremely dissatisfied", "very unsatisfied", "completely dissatisfied",
+        "very unhappy",
         "非常不满意", "很不满意", "十分不满意", "极不满意", "特别不满意"),
-    2: ("dissatisfied", "unsatisfied", "somewhat dissatisfied", "不满意", "不太满意", "比较不满意"),
+    2: ("dissatisfied", "unsatisfied", "somewhat dissatisfied", "unhappy", "不满意", "不太满意", "比较不满意"),
     3: ("neutral", "neither", "neither satisfied nor dissatisfied",
         "neither satisfied or dissatisfied", "一般", "一般般", "中立", "中等"),
-    4: ("satisfied", "somewhat satisfied", "满意", "比较满意", "还算满意"),
-    5: ("very satisfied", "extremely satisfied", "completely satisfied", "非常满意", "很满意",
+    4: ("satisfied", "somewhat satisfied", "happy", "满意", "比较满意", "还算满意"),
+    5: ("very satisfied", "extremely satisfied", "completely satisfied", "very happy", "非常满意", "很满意",
         "十分满意", "特别满意"),
 }
 #: Labels meaning "the top of the scale" that give way to an explicit number.
 _WEAK_MAX_LABELS = ("满分", "full marks", "full score", "perfect score")
-_NEGATED_EN = re.compile(r"(?:(?<![a-z])not|n't|(?<![a-z])never|(?<![a-z])hardly|(?<![a-z])nor)\s+(?:[a-z']+\s+)?$")
-_NEGATED_ZH = re.compile(r"(?:不|没|并非)[^\s,.!?;，。！？；]{0,2}$")
+#: Words before a label that negate it ("not satisfied", 不满意) or hedge it ("almost full
+#: marks", 几乎满分): the label then names no scale point.
+_NEGATED_EN = re.compile(
+    r"(?:(?<![a-z])not|n't|(?<![a-z])never|(?<![a-z])hardly|(?<![a-z])nor|(?<![a-z])almost|"
+    r"(?<![a-z])nearly)\s+(?:[a-z']+\s+)?$"
+)
+_NEGATED_ZH = re.compile(r"(?:不|没|并非|几乎|接近|差不多)[^\s,.!?;，。！？；]{0,2}$")
 _LABEL_FUZZ = 85.0
 
 
@@ -752,9 +771,15 @@ def _check_number(q: Question, value: Number) -> Result:
     return Understood(int(value) if q.integer else _as_number(value))
 
 
+#: Counts said as words ("How many times did you call?" "Twice.").
+_EN_COUNTS = {"once": 1, "twice": 2, "thrice": 3, "never": 0}
+_EN_COUNT_WORDS = re.compile(r"(?<![a-z'])(" + "|".join(_EN_COUNTS) + r")(?![a-z'])")
+
+
 def _number_text(q: Question, text: str, ctx: _Ctx) -> Result:
     """A ``number`` question from free text or speech."""
-    values = _numbers(_digitise(_norm(text)))
+    norm = _EN_COUNT_WORDS.sub(lambda m: f" {_EN_COUNTS[m.group(1)]} ", _norm(text))
+    values = _numbers(_digitise(norm))
     if values is None:
         return _nu("unrecognised", "number too long")
     distinct = _distinct(values)
