@@ -39,7 +39,7 @@ def check_channel_fit(survey: Survey, report: Any) -> None:
         if "ivr" in channels:
             _fit_ivr(q, base, report)
         if "sms" in channels:
-            _fit_sms(survey, q, base, report)
+            _fit_sms(survey, q, base, report, with_intro=i == 0)
     if "email" in channels and survey.email.embed_first_question:
         first = survey.questions[0]
         if first.type not in EMBEDDABLE_TYPES:
@@ -81,16 +81,22 @@ def _fit_ivr(q: Question, base: list[Any], report: Any) -> None:
         report.warning(base + ["type"], "ivr: callers must press several keys in one go for this question")
 
 
-def _fit_sms(survey: Survey, q: Question, base: list[Any], report: Any) -> None:
-    from feedback.engine.prompts import sms_question_text
+def _fit_sms(survey: Survey, q: Question, base: list[Any], report: Any, *, with_intro: bool) -> None:
+    """The SMS that asks ``q`` (the first one carries the intro too) within sms.max_segments."""
+    from feedback.engine.prompts import render_text, sms_question_text
 
     limit = survey.sms.max_segments
     for locale in survey.all_locales:
         text = sms_question_text(survey, q, locale, piped={})
+        intro = ""
+        if with_intro and survey.intro is not None:
+            intro = render_text(survey, survey.text(survey.intro, locale), locale, {})
+            text = f"{intro}\n{text}" if intro else text
         info = count_segments(text)
         if info.segments > limit:
             report.warning(
                 base + ["text"],
-                f"sms: the {locale} prompt takes {info.segments} {info.encoding} segments "
-                f"({info.units} characters); keep it within {limit} (sms.max_segments)",
+                f"sms: the {locale} prompt{' with the intro' if intro else ''} takes "
+                f"{info.segments} {info.encoding} segments ({info.units} characters); "
+                f"keep it within {limit} (sms.max_segments)",
             )

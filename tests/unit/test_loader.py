@@ -370,3 +370,15 @@ def test_compiled_conditions_are_parsed_once_at_load(all_types: CompiledSurvey) 
 def test_json_surveys_load_like_yaml() -> None:
     compiled = survey_from(base())
     assert json.loads(compiled.text)["id"] == "s"
+
+
+def test_the_first_sms_is_measured_with_the_intro_it_carries() -> None:
+    question = {"id": "a", "type": "yes_no", "required": True, "text": "Was the problem solved on this call?"}
+    data = {"spec_version": 1, "id": "intro-sms", "title": "T", "channels": ["sms"], "sms": {"max_segments": 1},
+            "questions": [question, {**question, "id": "b"}]}
+    assert survey_from(data).warnings == []
+    data["intro"] = "Hi {{ contact.first_name | default('there') }}! " + "Thanks for calling us today. " * 4
+    (warning,) = survey_from(data).warnings
+    assert warning.message.startswith("sms: the en prompt with the intro takes 2 GSM-7 segments")
+    compiled_text = survey_from({**data, "sms": {"max_segments": 2}})
+    assert compiled_text.warnings == []  # within two segments it is fine
