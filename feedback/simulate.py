@@ -160,7 +160,8 @@ class Simulation:
             elif isinstance(ev, QuestionAsked):
                 q = self.interview.question(ev.question_id)
                 done, total = self.interview.progress(self.state)
-                lines = [f"[{done + 1}/{total}] {ev.text}" + ("" if q.required else "  " + tr(loc, "(optional)"))]
+                head = ev.text if q.required else prompts.join_sentences(ev.text, tr(loc, "(optional)"))
+                lines = [f"[{done + 1}/{total}] {head}"]
                 rng = q.scale_range
                 if rng:
                     labels = prompts.end_labels(survey, q, loc)
