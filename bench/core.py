@@ -24,6 +24,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -159,7 +160,7 @@ def main() -> None:
     examples = [(p, p.read_text(encoding="utf-8")) for p in survey_files([ROOT / "survey_defs"])]
     for path, source in examples:
         count = len(load_text(source, str(path)).survey.questions)
-        times = timed(lambda s=source, p=path: load_text(s, str(p)), args.runs)
+        times = timed(partial(load_text, source, str(path)), args.runs)
         med = statistics.median(times)
         table.add_row(f"  example {path.name} ({count} questions)", f"{med * 1e3:.1f}", f"{min(times) * 1e3:.1f}",
                       f"{max(times) * 1e3:.1f}", f"{med / count * 1e6:.0f}", "")
@@ -174,7 +175,7 @@ def main() -> None:
         baseline = 0.0
         for round_trip in (False, True):
             steps = run_interview(compiled, channel, round_trip)
-            times = timed(lambda c=channel, r=round_trip: run_interview(compiled, c, r), max(3, args.runs // 2))
+            times = timed(partial(run_interview, compiled, channel, round_trip), max(3, args.runs // 2))
             rate = steps / statistics.median(times)
             if not round_trip:
                 baseline = rate

@@ -28,6 +28,7 @@ from feedback.engine.interview import (
     Recording,
     Reprompt,
     Speech,
+    State,
     SurveyCompleted,
     SurveyEnded,
     SurveyStarted,
@@ -56,7 +57,7 @@ class Simulation:
         self.context = context or {}
         self.seed = seed
         self.transcript: list[dict[str, Any]] = []
-        self.state = None  # type: ignore[assignment]
+        self.state: State | None = None
 
     @property
     def finished(self) -> bool:
@@ -119,6 +120,7 @@ class Simulation:
     def _order(self, qid: str) -> list[str]:
         from feedback.engine.interview import choice_order
 
+        assert self.state is not None
         return choice_order(self.state, self.interview.question(qid))
 
     def _show(self, events: list[Event], printer: Printer) -> None:
@@ -159,6 +161,7 @@ class Simulation:
                 self._say("system", ev.intro, printer, kind="intro")
             elif isinstance(ev, QuestionAsked):
                 q = self.interview.question(ev.question_id)
+                assert self.state is not None
                 done, total = self.interview.progress(self.state)
                 head = ev.text if q.required else prompts.join_sentences(ev.text, tr(loc, "(optional)"))
                 lines = [f"[{done + 1}/{total}] {head}"]

@@ -766,7 +766,7 @@ def _repair(
                 key = loc[0]
                 if (
                     key != "choices" and len(loc) >= 2 and isinstance(loc[1], int)
-                    and isinstance(data.get(key), list) and len(loc) == 2
+                    and isinstance(data.get(str(key)), list) and len(loc) == 2
                 ):
                     bad_items.setdefault(str(key), set()).add(loc[1])
                 else:

@@ -252,8 +252,8 @@ def ivr_instructions(survey: Survey, q: Question, locale: str, order: Sequence[s
             if q.type == "multiple_choice":
                 text = join_sentences(text, tr(locale, "You can press several keys, then press pound."))
             return text
-        labels = [survey.text(c.label, locale) for c in choices]
-        return tr(locale, "You can say: %(options)s.", options=join_list(labels, locale))
+        names = [survey.text(c.label, locale) for c in choices]
+        return tr(locale, "You can say: %(options)s.", options=join_list(names, locale))
     if q.type == "number":
         if keypad:
             return tr(locale, "Enter the number on your keypad, then press pound.")
