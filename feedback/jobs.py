@@ -112,6 +112,27 @@ def schedule(
     return row
 
 
+def schedule_many(items: Sequence[tuple[str, Sequence[Any], dt.datetime | None, str | None]]) -> list[Job]:
+    """Several jobs at once, ``(name, args, run_at, dedupe_key)`` each, in one round of
+    inserts (the caller commits). Keys already scheduled are skipped."""
+    load_job_modules()
+    for name, *_ in items:
+        if name not in JOBS:
+            raise KeyError(f"unknown job {name!r}")
+    keys = [k for *_, k in items if k]
+    taken = set(db.session.scalars(select(Job.dedupe_key).where(Job.dedupe_key.in_(keys)))) if keys else set()
+    now = clock()
+    rows = [
+        Job(name=name, args=list(args), run_at=run_at or now, dedupe_key=key, max_attempts=5, status="pending",
+            attempts=0)
+        for name, args, run_at, key in items
+        if not key or key not in taken
+    ]
+    db.session.add_all(rows)
+    db.session.flush()
+    return rows
+
+
 # -- Redis --------------------------------------------------------------------------------------
 
 

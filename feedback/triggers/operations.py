@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from feedback.errors import FeedbackError
-from feedback.jobs import clock, schedule
+from feedback.jobs import clock, schedule, schedule_many
 from feedback.store import operations as ops
 from feedback.store.distribution import (
     EmailMessage,
@@ -157,6 +157,40 @@ def receive(payload: Any, *, api_key_id: int | None = None, source: str = "api")
     return Received(202 if valid else 400, body)
 
 
+#: Events stored per transaction in a batch (a transaction stays small and fast).
+CHUNK = 100
+
+
+@dataclass
+class _Batch:
+    """What one transaction of the intake shares: the triggers, the contacts already
+    looked up, the contacts created here (they have no history to check), and the steps
+    whose first job is still to be written."""
+
+    triggers: list[Trigger]
+    contacts: dict[str, Contact]
+    new_contacts: set[int]
+    first_steps: list[tuple[InvitationStep, dt.datetime]]
+    histories: dict[int, pol.History] | None = None
+    now: dt.datetime | None = None
+
+    def history(self, contact: Contact) -> pol.History:
+        """The contact's recent past: loaded for every known contact of the batch at once;
+        empty for a contact created by the batch. Invitations made here are added to it."""
+        key = id(contact)
+        if self.histories is None:
+            self.histories = {}
+            known = {id(c): c for c in self.contacts.values() if c.id is not None}
+            loaded = pol.load_histories([c.id for c in known.values()], self.now or clock())
+            for k, c in known.items():
+                self.histories[k] = loaded[c.id]
+        if key not in self.histories:
+            self.histories[key] = pol.History() if key in self.new_contacts else (
+                pol.load_histories([contact.id], self.now or clock())[contact.id]
+            )
+        return self.histories[key]
+
+
 def accept(
     events: Sequence[EventIn], *, now: dt.datetime | None = None, api_key_id: int | None = None, source: str = "api"
 ) -> list[dict[str, Any]]:
@@ -174,36 +208,75 @@ def accept(
     first_in_batch: dict[str, int] = {}
     fresh: list[int] = []
     for i, e in enumerate(events):
-        if e.id in existing or e.id in first_in_batch:
+        if e.id in existing:
+            results[i] = duplicate_result(existing[e.id], e)
+            continue
+        if e.id in first_in_batch:
             continue
         first_in_batch[e.id] = i
         fresh.append(i)
-    try:
-        for i in fresh:
-            results[i] = _store_and_decide(events[i], now, api_key_id, source)
-        db.session.commit()
-    except IntegrityError:
-        # Someone stored one of these ids (or created one of these contacts) at the same
-        # moment: take them one at a time, each in its own transaction.
-        db.session.rollback()
-        for i in fresh:
-            results[i] = _accept_alone(events[i], now, api_key_id, source)
+    triggers = active_triggers()
+    for start in range(0, len(fresh), CHUNK):
+        chunk = fresh[start : start + CHUNK]
+        try:
+            batch = _new_batch(triggers, [events[i] for i in chunk])
+            built = [(i, _store_and_decide(events[i], now, api_key_id, source, batch)) for i in chunk]
+            _write_first_jobs(batch)
+            for i, finish in built:
+                results[i] = finish()
+            db.session.commit()
+        except IntegrityError:
+            # Someone stored one of these ids (or created one of these contacts) at the same
+            # moment: take them one at a time, each in its own transaction.
+            db.session.rollback()
+            for i in chunk:
+                results[i] = _accept_alone(events[i], now, api_key_id, source, triggers)
+        db.session.expunge_all()  # the next transaction starts with an empty session
     for i, e in enumerate(events):
-        if results[i] is None:
-            row = existing.get(e.id) or _find_event(e.id)
+        if results[i] is None:  # the same id earlier in this batch
+            row = _find_event(e.id)
             if row is None:  # pragma: no cover - the first of the batch was stored above
                 raise RuntimeError(f"event {e.id} vanished")
             results[i] = duplicate_result(row, e)
     return [r for r in results if r is not None]
 
 
-def _accept_alone(e: EventIn, now: dt.datetime, api_key_id: int | None, source: str) -> dict[str, Any]:
+def _new_batch(triggers: list[Trigger], events: Sequence[EventIn]) -> _Batch:
+    """Look up, in three queries, every contact the events name (by id, phone or email)."""
+    from sqlalchemy.orm import selectinload
+
+    batch = _Batch(triggers, {}, set(), [], now=clock())
+    for attr, key in ((Contact.external_id, "id"), (Contact.phone, "phone"), (Contact.email, "email")):
+        values = list({getattr(e.contact, key) for e in events if getattr(e.contact, key)})
+        if not values:
+            continue
+        for c in db.session.scalars(select(Contact).where(attr.in_(values)).options(selectinload(Contact.opt_outs))):
+            for k, v in (("id", c.external_id), ("phone", c.phone), ("email", c.email)):
+                if v:
+                    batch.contacts.setdefault(f"{k}:{v}", c)
+    return batch
+
+
+def _write_first_jobs(batch: _Batch) -> None:
+    if not batch.first_steps:
+        return
+    db.session.flush()  # step ids, in one round of inserts
+    schedule_many([("run_step", [step.id], run_at, f"step:{step.id}:run:0") for step, run_at in batch.first_steps])
+    batch.first_steps.clear()
+
+
+def _accept_alone(
+    e: EventIn, now: dt.datetime, api_key_id: int | None, source: str, triggers: list[Trigger]
+) -> dict[str, Any]:
     for _attempt in range(3):
         row = _find_event(e.id)
         if row is not None:
             return duplicate_result(row, e)
         try:
-            result = _store_and_decide(e, now, api_key_id, source)
+            batch = _new_batch(triggers, [e])
+            finish = _store_and_decide(e, now, api_key_id, source, batch)
+            _write_first_jobs(batch)
+            result = finish()
             db.session.commit()
             return result
         except IntegrityError:
@@ -228,56 +301,97 @@ def duplicate_result(row: TouchpointEvent, e: EventIn | None = None) -> dict[str
     return out
 
 
-def _store_and_decide(e: EventIn, now: dt.datetime, api_key_id: int | None, source: str) -> dict[str, Any]:
-    c = e.contact
-    contact = ops.find_or_create_contact(
-        external_id=c.id, phone=c.phone, email=c.email, locale=c.locale, timezone=c.timezone,
-        attributes=c.attributes, commit=False,
-    )
+def _resolve_contact(c: Any, batch: _Batch) -> Contact:
+    """The event's contact: by its id, else its phone, else its email (as
+    :func:`ops.find_or_create_contact` finds them); created when there is none. Known
+    fields are updated with what the event says."""
+    contact = None
+    for k, v in (("id", c.id), ("phone", c.phone), ("email", c.email)):
+        if v and f"{k}:{v}" in batch.contacts:
+            contact = batch.contacts[f"{k}:{v}"]
+            break
+    if contact is None:
+        contact = Contact(
+            external_id=c.id, phone=c.phone, email=c.email, locale=c.locale, timezone=c.timezone,
+            attributes=dict(c.attributes),
+        )
+        contact.opt_outs = []
+        db.session.add(contact)
+        batch.new_contacts.add(id(contact))
+    else:
+        if c.id and not contact.external_id:
+            contact.external_id = c.id
+        if c.email:
+            contact.email = c.email
+        if c.phone and contact.phone != c.phone and f"phone:{c.phone}" not in batch.contacts:
+            clash = db.session.scalar(select(Contact.id).where(Contact.phone == c.phone))
+            if clash is None:
+                contact.phone = c.phone
+        if c.locale:
+            contact.locale = c.locale
+        if c.timezone:
+            contact.timezone = c.timezone
+        if c.attributes:
+            merged = dict(contact.attributes or {})
+            merged.update(c.attributes)
+            if merged != contact.attributes:
+                contact.attributes = merged
+    for k, v in (("id", contact.external_id), ("phone", contact.phone), ("email", contact.email)):
+        if v:
+            batch.contacts.setdefault(f"{k}:{v}", contact)
+    return contact
+
+
+def _store_and_decide(
+    e: EventIn, now: dt.datetime, api_key_id: int | None, source: str, batch: _Batch
+) -> Any:
+    """Store one event and what its triggers decide. Returns a function that describes the
+    result once the step ids are known."""
+    contact = _resolve_contact(e.contact, batch)
     row = TouchpointEvent(
         external_id=e.id,
         type=e.type,
         occurred_at=e.occurred_at,
         received_at=now,
-        contact_id=contact.id,
-        contact_data=c.as_sent(),
+        contact=contact,
+        contact_data=e.contact.as_sent(),
         data=e.data,
         payload_hash=e.payload_hash(),
         source=source,
         api_key_id=api_key_id,
     )
     db.session.add(row)
-    db.session.flush()
     decisions: list[tuple[TriggerDecision, Invitation | None]] = []
-    for trigger in active_triggers():
+    for trigger in batch.triggers:
         if trigger.matches_type(e.type):
-            decisions.append(decide(trigger, row, contact, now))
-    return event_result(row, status="accepted", decisions=decisions, contact=contact)
+            decisions.append(decide(trigger, row, contact, now, batch))
+    return lambda: event_result(row, status="accepted", decisions=decisions, contact=contact)
 
 
 def decide(
-    trigger: Trigger, event: TouchpointEvent, contact: Contact, now: dt.datetime
+    trigger: Trigger, event: TouchpointEvent, contact: Contact, now: dt.datetime, batch: _Batch | None = None
 ) -> tuple[TriggerDecision, Invitation | None]:
     """What one trigger does with one event: record the decision, and the invitation with
     its steps and first job when it goes ahead. Does not commit."""
     ectx = event_context(event.external_id, event.type, event.occurred_at, event.data or {})
     cctx = contact.as_context()
     scope = {"event": ectx, "contact": cctx}
-    decision = TriggerDecision(
-        event_id=event.id, survey_id=trigger.survey_id, trigger_index=trigger.index,
-        trigger_name=trigger.name, created_at=now,
-    )
 
     def done(outcome: str, reason: str | None, detail: str, inv: Invitation | None = None,
              until: dt.datetime | None = None) -> tuple[TriggerDecision, Invitation | None]:
-        decision.outcome, decision.reason, decision.detail = outcome, reason, detail
-        decision.deferred_until = until
-        decision.invitation = inv
+        decision = TriggerDecision(
+            survey_id=trigger.survey_id, trigger_index=trigger.index, trigger_name=trigger.name,
+            outcome=outcome, reason=reason, detail=detail, deferred_until=until, created_at=now,
+        )
         db.session.add(decision)
+        decision.event = event
+        decision.invitation = inv
         return decision, inv
 
     if not trigger.condition_holds(scope):
         return done("skipped", "condition_false", f"if: {trigger.condition} is false for this event")
+    if contact.id is None and not (contact.external_id or contact.phone or contact.email):
+        db.session.flush()
     key = contact.external_id or contact.phone or contact.email or str(contact.id)
     if not in_sample(key, trigger.survey_id, trigger.sample):
         return done(
@@ -298,7 +412,9 @@ def decide(
         return done("suppressed", reason, "; ".join(f"{ch}: {d.detail}" for ch, d in reach))
 
     first_at = max(now, base + trigger.delay)
-    check = pol.check(contact, trigger.survey_id, usable[0], now, when=first_at)
+    history = batch.history(contact) if batch is not None else None
+    check = pol.check(contact, trigger.survey_id, usable[0], now, when=first_at,
+                      history=history if history is not None else True)
     if check.outcome == "suppress":
         return done("suppressed", check.reason, check.detail)
     until = None
@@ -310,9 +426,7 @@ def decide(
             return done("suppressed", "expired", f"{check.detail}, but the invitation expires at {_iso(expires_at)} before that")
 
     inv = Invitation(
-        event_id=event.id,
         survey_id=trigger.survey_id,
-        contact_id=contact.id,
         source="trigger",
         trigger_index=trigger.index,
         trigger_name=trigger.name,
@@ -326,6 +440,10 @@ def decide(
         updated_at=now,
     )
     db.session.add(inv)
+    inv.event = event
+    inv.contact = contact
+    if history is not None:
+        history.add_invitation(trigger.survey_id, now)
     k = 0
     first: InvitationStep | None = None
     for pos, (ch, d) in enumerate(reach):
@@ -344,9 +462,12 @@ def decide(
                 step.history = [{"at": _iso(now), "status": "planned"}]
             k += 1
         inv.steps.append(step)
-    db.session.flush()
     assert first is not None
-    schedule("run_step", first.id, run_at=first_at, dedupe_key=f"step:{first.id}:run:0")
+    if batch is not None:
+        batch.first_steps.append((first, first_at))
+    else:
+        db.session.flush()
+        schedule("run_step", first.id, run_at=first_at, dedupe_key=f"step:{first.id}:run:0")
     if until:
         return done("deferred", check.reason, check.detail, inv, until)
     when = "now" if first_at <= now else f"at {_iso(first_at)}"

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from feedback.errors import DefinitionError
 from feedback.jobs import clock
@@ -168,46 +168,80 @@ def _asked() -> Any:
     return Invitation.status.in_(OPEN_STATUSES) | sent
 
 
-def last_asked(contact: Contact, survey_id: str | None = None, *, exclude_invitation: int | None = None) -> dt.datetime | None:
-    """When the contact was last asked (this survey, or any): an invitation that was not
-    dropped before sending, or a response of theirs."""
-    stmt = select(func.max(Invitation.created_at)).where(Invitation.contact_id == contact.id, _asked())
-    rstmt = select(func.max(Response.started_at)).where(Response.contact_id == contact.id)
-    if survey_id is not None:
-        stmt = stmt.where(Invitation.survey_id == survey_id)
-        rstmt = rstmt.where(Response.survey_id == survey_id)
-    if exclude_invitation is not None:
-        stmt = stmt.where(Invitation.id != exclude_invitation)
-    a = db.session.scalar(stmt)
-    b = db.session.scalar(rstmt)
-    return max((x for x in (a, b) if x is not None), default=None)
+@dataclass
+class Asked:
+    """One time the contact was asked: an invitation (``invitation_id``) or a response that
+    came without one (an inbound call, an anonymous page they identified on)."""
+
+    survey_id: str
+    at: dt.datetime
+    invitation_id: int | None = None
+    open: bool = False
 
 
-def asks_since(contact: Contact, since: dt.datetime, *, exclude_invitation: int | None = None) -> int:
-    """Surveys put to the contact since ``since``, every channel: invitations (not dropped
-    before sending) and responses that came without an invitation (an inbound call...)."""
-    stmt = select(func.count(Invitation.id)).where(
-        Invitation.contact_id == contact.id, Invitation.created_at >= since, _asked()
-    )
-    if exclude_invitation is not None:
-        stmt = stmt.where(Invitation.id != exclude_invitation)
-    n = int(db.session.scalar(stmt) or 0)
-    metas = db.session.scalars(
-        select(Response.meta).where(Response.contact_id == contact.id, Response.started_at >= since)
-    )
-    n += sum(1 for m in metas if not (m or {}).get("invitation_id"))
-    return n
+@dataclass
+class History:
+    """What the policy needs to know about a contact's recent past."""
+
+    asked: list[Asked] = field(default_factory=list)
+
+    def add_invitation(self, survey_id: str, at: dt.datetime, invitation_id: int | None = None) -> None:
+        self.asked.append(Asked(survey_id, at, invitation_id, open=True))
+
+    def last(self, survey_id: str, exclude: int | None = None) -> dt.datetime | None:
+        return max(
+            (a.at for a in self.asked if a.survey_id == survey_id and (exclude is None or a.invitation_id != exclude)),
+            default=None,
+        )
+
+    def since(self, since: dt.datetime, exclude: int | None = None) -> int:
+        return sum(1 for a in self.asked if a.at >= since and (exclude is None or a.invitation_id != exclude))
+
+    def open_invitation(self, survey_id: str, exclude: int | None = None) -> Asked | None:
+        found = [a for a in self.asked if a.open and a.survey_id == survey_id and a.invitation_id != exclude]
+        return found[-1] if found else None
 
 
-def open_invitation(contact: Contact, survey_id: str, *, exclude_invitation: int | None = None) -> Invitation | None:
-    stmt = select(Invitation).where(
-        Invitation.contact_id == contact.id,
-        Invitation.survey_id == survey_id,
-        Invitation.status.in_(OPEN_STATUSES),
-    )
-    if exclude_invitation is not None:
-        stmt = stmt.where(Invitation.id != exclude_invitation)
-    return db.session.scalar(stmt.order_by(Invitation.id.desc()).limit(1))
+def window(policy: Policy) -> dt.timedelta:
+    """How far back the policy ever looks."""
+    spans = [r.per for r in policy.frequency]
+    spans += [g for g in (policy.min_gap, *(r.min_gap for r in policy.surveys.values())) if g]
+    return max(spans, default=dt.timedelta(0))
+
+
+def load_histories(contact_ids: list[int], now: dt.datetime, policy: Policy | None = None) -> dict[int, History]:
+    """The recent history of several contacts, in two queries."""
+    policy = policy or current_policy()
+    out: dict[int, History] = {cid: History() for cid in contact_ids}
+    if not contact_ids:
+        return out
+    since = now - window(policy)
+    rows = db.session.execute(
+        select(Invitation.id, Invitation.contact_id, Invitation.survey_id, Invitation.created_at, Invitation.status)
+        .where(
+            Invitation.contact_id.in_(contact_ids),
+            (Invitation.created_at >= since) | Invitation.status.in_(OPEN_STATUSES),
+            _asked(),
+        )
+        .order_by(Invitation.id)
+    ).all()
+    for iid, cid, sid, at, status in rows:
+        out[cid].asked.append(Asked(sid, at, iid, open=status in OPEN_STATUSES))
+    responses = db.session.execute(
+        select(Response.contact_id, Response.survey_id, Response.started_at, Response.meta).where(
+            Response.contact_id.in_(contact_ids), Response.started_at >= since
+        )
+    ).all()
+    for cid, sid, at, meta in responses:
+        if not (meta or {}).get("invitation_id"):
+            out[cid].asked.append(Asked(sid, at))
+    return out
+
+
+def last_asked(contact: Contact, survey_id: str, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When the contact was last asked this survey (within the policy's window)."""
+    now = now or clock()
+    return load_histories([contact.id], now)[contact.id].last(survey_id)
 
 
 def check(
@@ -219,22 +253,29 @@ def check(
     when: dt.datetime | None = None,
     policy: Policy | None = None,
     exclude_invitation: int | None = None,
+    history: History | bool = True,
 ) -> PolicyDecision:
     """May ``survey_id`` be put to ``contact`` on ``channel``? ``now`` (naive UTC, default
     the clock) is the moment of the decision; ``when`` the planned send time (quiet hours).
 
     Order: opt-outs and address, the minimum gap, an invitation of the same survey still
-    open, the frequency cap (these suppress), then quiet hours (these defer)."""
+    open, the frequency cap (these suppress), then quiet hours (these defer). ``history``
+    is looked up unless given (a :class:`History`), or skipped with ``False`` (a contact
+    created a moment ago has none)."""
     policy = policy or current_policy()
     now = now or clock()
     when = when or now
     decision = check_reachable(contact, channel)
     if not decision.allowed:
         return decision
-    if contact is not None and contact.id is not None:
+    if history is not False and contact is not None:
+        if history is True:
+            past = load_histories([contact.id], now, policy)[contact.id] if contact.id is not None else History()
+        else:
+            past = history
         gap = policy.min_gap_for(survey_id)
         if gap:
-            last = last_asked(contact, survey_id, exclude_invitation=exclude_invitation)
+            last = past.last(survey_id, exclude_invitation)
             if last is not None and now - last < gap:
                 return PolicyDecision(
                     "suppress",
@@ -242,14 +283,13 @@ def check(
                     f"asked this survey on {_iso(last)}; min_gap {format_duration(gap)} "
                     f"(possible again after {_iso(last + gap)})",
                 )
-        existing = open_invitation(contact, survey_id, exclude_invitation=exclude_invitation)
+        existing = past.open_invitation(survey_id, exclude_invitation)
         if existing is not None:
-            return PolicyDecision(
-                "suppress", "already_invited", f"invitation {existing.id} of this survey is still open"
-            )
+            which = f"invitation {existing.invitation_id}" if existing.invitation_id else "an invitation"
+            return PolicyDecision("suppress", "already_invited", f"{which} of this survey is still open")
         if policy.capped(survey_id):
             for rule in policy.frequency:
-                n = asks_since(contact, now - rule.per, exclude_invitation=exclude_invitation)
+                n = past.since(now - rule.per, exclude_invitation)
                 if n >= rule.max_surveys:
                     return PolicyDecision(
                         "suppress",
