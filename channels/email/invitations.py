@@ -22,7 +22,7 @@ from typing import Any
 from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
-from feedback.errors import BadRequest, Forbidden
+from feedback.errors import BadRequest, Forbidden, NotFound
 from feedback.jobs import clock, schedule
 from feedback.store import operations as ops
 from feedback.store.distribution import EmailMessage, Invitation
@@ -212,6 +212,13 @@ def send(message_id: int) -> str:
     if reason is not None:
         code, detail = reason
         row.status, row.reason, row.error = "skipped", code, detail
+        row.updated_at = now
+        db.session.commit()
+        return "skipped"
+    try:
+        ops.current_version(row.survey_id)
+    except NotFound:
+        row.status, row.reason, row.error = "skipped", "survey_inactive", f"survey '{row.survey_id}' is not active"
         row.updated_at = now
         db.session.commit()
         return "skipped"

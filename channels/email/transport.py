@@ -14,6 +14,7 @@ under ``instance/outbox/`` (or ``EMAIL_OUTBOX``), which any mail client opens.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import smtplib
 import ssl
@@ -73,18 +74,23 @@ def parse_smtp_url(url: str) -> SmtpSettings:
     )
 
 
+@functools.lru_cache(maxsize=1)
+def _tls_context() -> ssl.SSLContext:
+    """Loading the system's certificates takes tens of milliseconds: once per process."""
+    return ssl.create_default_context()
+
+
 def send_smtp(msg: EmailMessage, settings: SmtpSettings) -> None:
-    context = ssl.create_default_context()
     client: smtplib.SMTP
     if settings.tls:
-        client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=context)
+        client = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout, context=_tls_context())
     else:
         client = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     with client:
         client.ehlo()
         if not settings.tls and settings.starttls != "no":
             if client.has_extn("starttls"):
-                client.starttls(context=context)
+                client.starttls(context=_tls_context())
                 client.ehlo()
             elif settings.starttls == "require":
                 raise PermanentFailure(f"{settings.host} does not offer STARTTLS, and SMTP_URL requires it")
