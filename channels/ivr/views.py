@@ -223,13 +223,15 @@ def render_session(session_id: str, state: eng.State, events: list[eng.Event], s
     return twiml.xml_response(twiml.render_turns(turns, voice(state.locale), actions, transcribe=transcribe))
 
 
-def _render_started(turn: ops.Turn) -> Any:
-    session = turn.session
-    state = eng.State.from_dict(session.state)
+def _render_started(turn: calls.CallTurn) -> Any:
     events = turn.events
     if turn.duplicate:
-        events = _replay_events(session.version_id, state)
-    return render_session(session.id, state, events, session.step, session.version_id)
+        events = _replay_events(turn.version_id, turn.state)
+    return render_session(turn.session_id, turn.state, events, turn.step, turn.version_id)
+
+
+def _replay(session_id: str) -> Any:
+    return _render_started(calls.CallTurn.of(ops.get_session(session_id), [], duplicate=True))
 
 
 def _replay_events(version_id: int, state: eng.State) -> list[eng.Event]:
@@ -249,20 +251,20 @@ def _replay_events(version_id: int, state: eng.State) -> list[eng.Event]:
 # -- starting a call ----------------------------------------------------------------------------
 
 
-def _survey_for_call() -> tuple[str | None, str | None]:
-    """(survey id, the called number's locale) for an inbound call."""
+def _survey_for_call() -> tuple[str | None, int | None, str | None]:
+    """(survey id, its version id when known, the called number's locale) for an inbound call."""
     wanted = _text(request.args.get("survey"), 64)
-    to = _text(request.form.get("To"), 64)
     if wanted:
-        return wanted, None
+        return wanted, None, None
+    to = _text(request.form.get("To"), 64)
     if not to:
-        return None, None
+        return None, None, None
     try:
         number = ops.normalize_phone(to)
     except FeedbackError:
         number = to
     found = calls.ivr_numbers().get(number)
-    return (found[0], found[1]) if found else (None, None)
+    return found if found else (None, None, None)
 
 
 def _version(attempt: CallAttempt) -> int:
@@ -339,7 +341,7 @@ def voice_webhook() -> Any:
             return _apology()
         g.ivr_locale = attempt.locale
         if attempt.session_id:
-            return _render_started(ops.Turn(ops.get_session(attempt.session_id), [], duplicate=True))
+            return _replay(attempt.session_id)
         version_id = _version(attempt)
         answered_by = _text(form.get("AnsweredBy"), 32) or None
         calls.answer_outbound_call(attempt, call_sid=call_sid, answered_by=answered_by, version_id=version_id)
@@ -347,36 +349,53 @@ def voice_webhook() -> Any:
             return _machine_answered(attempt, ops.compiled_version(version_id).survey)
     else:
         attempt = calls.find_attempt(call_sid=call_sid)
-        if attempt is not None:
-            if attempt.session_id:
-                return _render_started(ops.Turn(ops.get_session(attempt.session_id), [], duplicate=True))
-            number_locale = (attempt.meta or {}).get("number_locale")
-            version_id = _version(attempt)
-        else:
-            survey_id, number_locale = _survey_for_call()
-            if not survey_id:
-                log.warning("inbound call %s to %s: no survey uses this number", call_sid, form.get("To"))
-                return _apology(NOT_SET_UP)
-            try:
-                version, compiled = ops.current_version(survey_id)
-            except NotFound:
-                log.warning("inbound call %s asked for unknown survey %r", call_sid, survey_id)
-                return _apology(NOT_SET_UP)
-            g.ivr_locale = number_locale or compiled.survey.default_locale
-            if "ivr" not in compiled.survey.channels:
-                log.warning("inbound call %s: survey %s is not offered on the phone", call_sid, survey_id)
-                return _apology(NOT_SET_UP)
-            version_id = version.id
-            attempt = calls.begin_inbound_call(
-                call_sid=call_sid, survey_id=survey_id, from_number=_text(form.get("From"), 64) or None,
-                to_number=_text(form.get("To"), 64) or None, version_id=version_id,
-            )
-            if number_locale and (attempt.meta or {}).get("number_locale") != number_locale:
-                attempt.meta = {**(attempt.meta or {}), "number_locale": number_locale}
-                db.session.commit()
-            if attempt.session_id:
-                return _render_started(ops.Turn(ops.get_session(attempt.session_id), [], duplicate=True))
+        if attempt is None:
+            return _new_inbound_call(call_sid)
+        if attempt.session_id:
+            return _replay(attempt.session_id)
+        number_locale = (attempt.meta or {}).get("number_locale")
+        version_id = _version(attempt)
     return _start_or_menu(attempt, version_id, number_locale)
+
+
+def _new_inbound_call(call_sid: str) -> Any:
+    """The first webhook of an inbound call: record it, and start the survey at once
+    unless the caller must pick a language."""
+    form = request.form
+    survey_id, version_id, number_locale = _survey_for_call()
+    if not survey_id:
+        log.warning("inbound call %s to %s: no survey uses this number", call_sid, form.get("To"))
+        return _apology(NOT_SET_UP)
+    if version_id is None:
+        try:
+            version, compiled = ops.current_version(survey_id)
+        except NotFound:
+            log.warning("inbound call %s asked for unknown survey %r", call_sid, survey_id)
+            return _apology(NOT_SET_UP)
+        version_id = version.id
+    survey = ops.compiled_version(version_id).survey
+    g.ivr_locale = number_locale or survey.default_locale
+    if "ivr" not in survey.channels:
+        log.warning("inbound call %s: survey %s is not offered on the phone", call_sid, survey_id)
+        return _apology(NOT_SET_UP)
+
+    def pick(contact: Contact | None) -> str | None:
+        return choose_locale(survey, contact.locale if contact else None, number_locale)
+
+    attempt, turn = calls.start_inbound_call(
+        call_sid=call_sid, survey_id=survey_id, version_id=version_id,
+        from_number=_text(form.get("From"), 64) or None, to_number=_text(form.get("To"), 64) or None,
+        number_locale=number_locale, pick_locale=pick,
+    )
+    if turn is not None:
+        return _render_started(turn)
+    if attempt is None:  # stored just now by the same webhook's twin
+        attempt = calls.find_attempt(call_sid=call_sid)
+        if attempt is None:
+            return _apology()
+        if attempt.session_id:
+            return _replay(attempt.session_id)
+    return _menu(attempt, survey, 0)
 
 
 @bp.post("/language")
@@ -389,7 +408,7 @@ def language() -> Any:
     if attempt is None or not call_sid or attempt.call_sid != call_sid:
         return _apology()
     if attempt.session_id:
-        return _render_started(ops.Turn(ops.get_session(attempt.session_id), [], duplicate=True))
+        return _replay(attempt.session_id)
     version_id = _version(attempt)
     survey = ops.compiled_version(version_id).survey
     g.ivr_locale = survey.default_locale
@@ -449,14 +468,10 @@ def answer(session_id: str) -> Any:
     if no_input and tries > HARD_ATTEMPT_LIMIT:
         inp = eng.HangUp("max_attempts")
     turn = calls.apply_call_input(session_id, inp, step=step, call_sid=call_sid)
-    session = turn.session
-    state = eng.State.from_dict(session.state)
-    g.ivr_locale = state.locale
-    events = turn.events
-    next_step = step + 1 if turn.duplicate and events else session.step
-    if turn.duplicate and not events:
-        next_step = session.step
-    return render_session(session.id, state, events, next_step, session.version_id)
+    g.ivr_locale = turn.state.locale
+    # A repeated request gets the reply of the first time, with that time's next step.
+    next_step = step + 1 if turn.duplicate and turn.events else turn.step
+    return render_session(turn.session_id, turn.state, turn.events, next_step, turn.version_id)
 
 
 @bp.post("/transcription/<session_id>/<question_id>")

@@ -17,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from feedback.engine import interview as eng
 from feedback.errors import BadRequest, Forbidden, NotFound
@@ -41,6 +43,24 @@ MACHINE_ANSWERS = frozenset(
 SESSION_TTL = dt.timedelta(hours=2)
 
 
+@dataclass
+class CallTurn:
+    """What a call's webhook needs to answer, read before the commit (so no query after)."""
+
+    session_id: str
+    version_id: int
+    step: int
+    state: eng.State
+    events: list[eng.Event]
+    duplicate: bool = False
+
+    @classmethod
+    def of(cls, session: Session, events: list[eng.Event], duplicate: bool = False,
+           state: dict[str, Any] | None = None) -> CallTurn:
+        st = eng.State.from_dict(state if state is not None else session.state)
+        return cls(session.id, session.version_id, st.step, st, events, duplicate)
+
+
 def is_machine(answered_by: str | None) -> bool:
     return (answered_by or "").strip().lower() in MACHINE_ANSWERS
 
@@ -48,8 +68,9 @@ def is_machine(answered_by: str | None) -> bool:
 # -- finding surveys and calls ------------------------------------------------------------------
 
 
-def ivr_numbers() -> dict[str, tuple[str, str | None]]:
-    """Called number (E.164) -> (survey id, locale of that number) for active IVR surveys."""
+def ivr_numbers() -> dict[str, tuple[str, int, str | None]]:
+    """Called number (E.164) -> (survey id, current version id, locale of that number) for
+    the active IVR surveys."""
     rows = db.session.execute(
         select(Survey.id, Survey.current_version_id).where(
             Survey.active.is_(True), Survey.current_version_id.is_not(None)
@@ -62,7 +83,7 @@ def ivr_numbers() -> dict[str, tuple[str, str | None]]:
         return found
     from feedback.definition.model import IvrNumber
 
-    table: dict[str, tuple[str, str | None]] = {}
+    table: dict[str, tuple[str, int, str | None]] = {}
     for sid, vid in key:
         survey = ops.compiled_version(vid).survey
         if "ivr" not in survey.channels:
@@ -73,7 +94,7 @@ def ivr_numbers() -> dict[str, tuple[str, str | None]]:
                 log.warning("number %s is mapped by %s and %s; calls go to %s", number, table[number][0], sid,
                             table[number][0])
                 continue
-            table[number] = (sid, locale)
+            table[number] = (sid, vid, locale)
     cache.clear()
     cache[key] = table
     return table
@@ -109,16 +130,27 @@ def _contact_by_phone(phone: str | None) -> Contact | None:
 # -- starting a call ------------------------------------------------------------------------------
 
 
-def begin_inbound_call(
-    *, call_sid: str, survey_id: str, from_number: str | None, to_number: str | None, version_id: int
-) -> CallAttempt:
-    """The inbound call's attempt (created on the first webhook, found on a repeated one)
-    with the caller as a contact. Commits."""
+def start_inbound_call(
+    *,
+    call_sid: str,
+    survey_id: str,
+    version_id: int,
+    from_number: str | None,
+    to_number: str | None,
+    number_locale: str | None,
+    pick_locale: Callable[[Contact | None], str | None],
+) -> tuple[CallAttempt | None, CallTurn | None]:
+    """Record an inbound call (the caller becomes a contact by their number) and, when
+    ``pick_locale`` knows the language, start its survey, all in one transaction.
+
+    Returns (attempt, turn); turn is None when the caller must pick a language first.
+    Returns (None, None) when the same webhook arrived twice at once and the other
+    request stored the call: then use :func:`find_attempt`. Commits."""
     for _ in range(2):
-        existing = find_attempt(call_sid=call_sid)
-        if existing is not None:
-            return existing
         contact = _contact_by_phone(from_number)
+        meta: dict[str, Any] = {"version_id": version_id}
+        if number_locale:
+            meta["number_locale"] = number_locale
         attempt = CallAttempt(
             survey_id=survey_id,
             contact_id=contact.id if contact else None,
@@ -127,22 +159,22 @@ def begin_inbound_call(
             to_number=(to_number or "")[:32],
             from_number=(from_number or "")[:32] or None,
             status="in-progress",
-            meta={"version_id": version_id},
+            meta=meta,
         )
         db.session.add(attempt)
         try:
             db.session.flush()
-            attempt.group_id = attempt.id
+            locale = pick_locale(contact)
+            turn = _begin_session(attempt, contact, version_id=version_id, locale=locale) if locale else None
             db.session.commit()
-            return attempt
+            return attempt, turn
         except IntegrityError:
             # The same webhook arrived twice at once, or the caller became a contact in
-            # another call just now: use what the other request stored.
+            # another call just now: try again, or let the caller use what is stored.
             db.session.rollback()
-    existing = find_attempt(call_sid=call_sid)
-    if existing is None:
-        raise BadRequest("could not record the call")
-    return existing
+            if find_attempt(call_sid=call_sid) is not None:
+                return None, None
+    raise BadRequest("could not record the call")
 
 
 def answer_outbound_call(attempt: CallAttempt, *, call_sid: str, answered_by: str | None, version_id: int) -> None:
@@ -168,19 +200,22 @@ def call_locale(attempt: CallAttempt) -> str | None:
     return attempt.locale
 
 
-def start_call_session(
-    attempt: CallAttempt, *, version_id: int, locale: str, remember_locale: bool = False
-) -> ops.Turn:
-    """Start the survey of a call (once: a repeated webhook gets the session already
-    started, marked duplicate). Commits."""
-    if attempt.session_id:
-        return ops.Turn(ops.get_session(attempt.session_id), [], duplicate=True)
-    contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
+def _begin_session(
+    attempt: CallAttempt,
+    contact: Contact | None,
+    *,
+    version_id: int,
+    locale: str,
+    remember_locale: bool = False,
+    link: bool = True,
+) -> CallTurn:
+    """Start the survey of a call in the current transaction (the caller commits). With
+    ``link`` the attempt is pointed at the new session here; else the caller does it."""
     if remember_locale and contact is not None and not contact.locale:
         contact.locale = locale
-    meta: dict[str, Any] = dict(attempt.meta or {})
-    meta.pop("version_id", None)
+    meta: dict[str, Any] = {k: v for k, v in (attempt.meta or {}).items() if k not in ("version_id", "number_locale")}
     meta.update({"call_sid": attempt.call_sid, "direction": attempt.direction, "call_attempt_id": attempt.id})
+    expires = utcnow() + SESSION_TTL
     turn = ops.start_session(
         attempt.survey_id,
         "ivr",
@@ -188,24 +223,48 @@ def start_call_session(
         contact=contact,
         context=attempt.context or None,
         external_ref=attempt.call_sid,
-        expires_at=utcnow() + SESSION_TTL,
+        expires_at=expires,
         meta=meta,
         version_id=version_id,
         commit=False,
     )
-    claimed = db.session.execute(
-        update(CallAttempt)
-        .where(CallAttempt.id == attempt.id, CallAttempt.session_id.is_(None))
-        .values(session_id=turn.session.id, locale=locale, updated_at=utcnow())
-    ).rowcount
-    if not claimed:
-        db.session.rollback()
-        fresh = db.session.get(CallAttempt, attempt.id)
-        assert fresh is not None and fresh.session_id
-        return ops.Turn(ops.get_session(fresh.session_id), [], duplicate=True)
+    if link:
+        attempt.session_id = turn.session.id
+        attempt.locale = locale
     from feedback import jobs
 
-    jobs.schedule("close_stale_call", turn.session.id, run_at=turn.session.expires_at)
+    jobs.schedule("close_stale_call", turn.session.id, run_at=expires)
+    return CallTurn(turn.session.id, version_id, 0, eng.State.from_dict(turn.session.state), turn.events)
+
+
+def _started(session_id: str) -> CallTurn:
+    """The session a repeated webhook finds already started."""
+    return CallTurn.of(ops.get_session(session_id), [], duplicate=True)
+
+
+def start_call_session(
+    attempt: CallAttempt, *, version_id: int, locale: str, remember_locale: bool = False
+) -> CallTurn:
+    """Start the survey of a call recorded before (outbound, or after the language menu);
+    once: a repeated webhook gets the session already started, marked duplicate. Commits."""
+    if attempt.session_id:
+        return _started(attempt.session_id)
+    contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
+    attempt_id = attempt.id
+    turn = _begin_session(
+        attempt, contact, version_id=version_id, locale=locale, remember_locale=remember_locale, link=False
+    )
+    claimed = db.session.execute(
+        update(CallAttempt)
+        .where(CallAttempt.id == attempt_id, CallAttempt.session_id.is_(None))
+        .values(session_id=turn.session_id, locale=locale, updated_at=utcnow())
+    ).rowcount
+    if not claimed:
+        # The same webhook is being answered by another request: use its session.
+        db.session.rollback()
+        fresh = db.session.get(CallAttempt, attempt_id)
+        assert fresh is not None and fresh.session_id
+        return _started(fresh.session_id)
     db.session.commit()
     return turn
 
@@ -213,10 +272,10 @@ def start_call_session(
 # -- answers ----------------------------------------------------------------------------------------
 
 
-def apply_call_input(session_id: str, inp: eng.Input, *, step: int, call_sid: str | None) -> ops.Turn:
+def apply_call_input(session_id: str, inp: eng.Input, *, step: int, call_sid: str | None) -> CallTurn:
     """Apply what the caller keyed or said at ``step``. Idempotent per (session, step);
     a request for another call's session is refused. Commits."""
-    session = db.session.get(Session, session_id)
+    session = db.session.get(Session, session_id, options=[joinedload(Session.response)])
     if session is None or session.channel != "ivr":
         raise NotFound("no such call session")
     if not call_sid or session.external_ref != call_sid:
@@ -226,10 +285,15 @@ def apply_call_input(session_id: str, inp: eng.Input, *, step: int, call_sid: st
         late = _apply_late_input(session, closed, inp, step)
         if late is not None:
             return late
-    return ops.apply_input(session_id, inp, step=step)
+    version_id = session.version_id
+    turn = ops.apply_input(session_id, inp, step=step)
+    if turn.snapshot is not None:
+        state = eng.State.from_dict(turn.snapshot)
+        return CallTurn(session_id, version_id, state.step, state, turn.events, turn.duplicate)
+    return CallTurn.of(turn.session, turn.events, turn.duplicate)
 
 
-def _apply_late_input(session: Session, closed: dict[str, Any], inp: eng.Input, step: int) -> ops.Turn | None:
+def _apply_late_input(session: Session, closed: dict[str, Any], inp: eng.Input, step: int) -> CallTurn | None:
     """An answer that arrives after the call's end closed the session: apply it to the
     state the session had then, and close it again after it."""
     if isinstance(inp, eng.NoInput | eng.HangUp):
@@ -271,13 +335,14 @@ def _apply_late_input(session: Session, closed: dict[str, Any], inp: eng.Input, 
         rmeta.pop("end_reason", None)
         response.meta = rmeta
     ops._persist_events(session, response, final, events + end_events)
+    result = CallTurn(session.id, session.version_id, final.step, final, events)
     try:
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
         return None
-    log.info("stored a late answer for session %s (step %s)", session.id, step)
-    return ops.Turn(session, events)
+    log.info("stored a late answer for session %s (step %s)", result.session_id, step)
+    return result
 
 
 def close_call_session(session_id: str, reason: str = "hangup") -> None:
@@ -358,6 +423,7 @@ def record_call_status(
             attempt.error = error[:2000]
         if status in FINAL_STATUSES:
             outcome = "machine" if status == "completed" and is_machine(attempt.answered_by) else status
+            # Decided once, whatever the duplicates racing this one do.
             ended = bool(
                 db.session.execute(
                     update(CallAttempt)
@@ -365,9 +431,7 @@ def record_call_status(
                     .values(status=outcome, duration=duration, updated_at=utcnow())
                 ).rowcount
             )
-            if ended:
-                db.session.refresh(attempt)
-            elif duration is not None and attempt.duration is None:
+            if not ended and duration is not None and attempt.duration is None:
                 attempt.duration = duration
         elif status in _PROGRESS and attempt.status not in FINAL_STATUSES:
             if _PROGRESS[status] > _PROGRESS.get(attempt.status, -1):
@@ -377,23 +441,25 @@ def record_call_status(
         found = ops.find_session("ivr", call_sid) if call_sid else None
         session_id = found.id if found is not None else None
         ended = status in FINAL_STATUSES
-    db.session.commit()
+    retry_at = None
+    if ended and attempt is not None and plan_retry is not None and attempt.direction == "outbound":
+        retry_at = plan_retry(attempt)
     if status in FINAL_STATUSES and session_id:
         session = db.session.get(Session, session_id)
-        if session is not None:
-            facts: dict[str, Any] = {"call_status": status}
+        if session is not None and session.status == "active":
+            db.session.commit()
+            close_call_session(session_id, reason="hangup")
+            session = db.session.get(Session, session_id)
+        response = session.response if session is not None else None
+        if response is not None and (ended or "call_duration" not in (response.meta or {})):
+            meta = dict(response.meta or {})
+            meta["call_status"] = status
             if duration is not None:
-                facts["call_duration"] = duration
-            if session.status == "active":
-                close_call_session(session_id, reason="hangup")
-                session = db.session.get(Session, session_id)
-            response = session.response if session is not None else None
-            if response is not None and (ended or "call_duration" not in (response.meta or {})):
-                ops.annotate_response(session, **facts)
-    if ended and attempt is not None and plan_retry is not None:
-        at = plan_retry(attempt)
-        if at is not None:
-            schedule_retry(attempt, at)
+                meta["call_duration"] = duration
+            response.meta = meta
+    if retry_at is not None and attempt is not None:
+        _add_retry(attempt, retry_at)
+    db.session.commit()
     return attempt, ended
 
 
@@ -433,8 +499,7 @@ def create_outbound_attempt(
     return attempt
 
 
-def schedule_retry(attempt: CallAttempt, run_at: dt.datetime) -> CallAttempt:
-    """The next attempt of the same request (the earlier one is kept). Commits."""
+def _add_retry(attempt: CallAttempt, run_at: dt.datetime) -> CallAttempt:
     from feedback import jobs
 
     retry = CallAttempt(
@@ -453,6 +518,12 @@ def schedule_retry(attempt: CallAttempt, run_at: dt.datetime) -> CallAttempt:
     db.session.add(retry)
     db.session.flush()
     jobs.schedule("place_call", retry.id, run_at=run_at, dedupe_key=f"place_call:{retry.id}", max_attempts=3)
+    return retry
+
+
+def schedule_retry(attempt: CallAttempt, run_at: dt.datetime) -> CallAttempt:
+    """The next attempt of the same request (the earlier one is kept). Commits."""
+    retry = _add_retry(attempt, run_at)
     db.session.commit()
     return retry
 

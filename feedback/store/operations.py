@@ -227,10 +227,12 @@ class Turn:
     session: Session
     events: list[eng.Event]
     duplicate: bool = False
+    #: The state as stored, kept so that reading it after the commit costs no query.
+    snapshot: dict[str, Any] | None = None
 
     @property
     def state(self) -> eng.State:
-        return eng.State.from_dict(self.session.state)
+        return eng.State.from_dict(self.snapshot if self.snapshot is not None else self.session.state)
 
 
 def start_session(
@@ -298,10 +300,12 @@ def start_session(
 
 
 def get_session(session_id: str, *, lock: bool = False) -> Session:
-    stmt = select(Session).where(Session.id == session_id)
     if lock and db.engine.dialect.name == "postgresql":
-        stmt = stmt.with_for_update()
-    session = db.session.scalar(stmt)
+        # Lock the row and read it fresh, even when this request loaded it before.
+        stmt = select(Session).where(Session.id == session_id).with_for_update()
+        session = db.session.scalar(stmt.execution_options(populate_existing=True))
+    else:
+        session = db.session.get(Session, session_id)
     if session is None:
         raise NotFound("no such session")
     return session
@@ -335,13 +339,15 @@ def apply_input(session_id: str, inp: eng.Input, *, step: int | None = None) -> 
         return Turn(get_session(session_id), [], duplicate=True)
     it = interview_for(session.version_id)
     seen_step = session.step
+    answered_before = set((session.state or {}).get("answers") or {})
     try:
         state, events = it.resume(session.state, inp)
     except EngineError:
         db.session.rollback()
         raise
     response = session.response
-    session.state = state.to_dict()
+    snapshot = state.to_dict()
+    session.state = snapshot
     session.step = state.step
     session.status = state.status
     session.locale = state.locale
@@ -353,14 +359,14 @@ def apply_input(session_id: str, inp: eng.Input, *, step: int | None = None) -> 
             events=[_jsonable(e.to_dict()) for e in events],
         )
     )
-    _persist_events(session, response, state, events)
+    _persist_events(session, response, state, events, answered_before)
     try:
         db.session.commit()
     except IntegrityError:
         # A concurrent duplicate got there first: answer like a duplicate.
         db.session.rollback()
         return apply_input(session_id, inp, step=seen_step)
-    return Turn(session, events)
+    return Turn(session, events, snapshot=snapshot)
 
 
 def end_session(session_id: str, reason: str = "hangup") -> Turn:
@@ -391,14 +397,29 @@ def expire_sessions(channel: str | None = None, now: dt.datetime | None = None) 
     return len(ids)
 
 
-def _persist_events(session: Session, response: Response, state: eng.State, events: list[eng.Event]) -> None:
+def _persist_events(
+    session: Session,
+    response: Response,
+    state: eng.State,
+    events: list[eng.Event],
+    answered_before: set[str] | None = None,
+) -> None:
+    """Store what the events say. ``answered_before`` (the question ids the state held
+    answers for before these events) spares looking for answer rows that cannot exist."""
     it = interview_for(session.version_id)
+    added: dict[str, Answer] = {}
+
+    def stored(qid: str) -> Answer | None:
+        if qid in added:
+            return added[qid]
+        if answered_before is not None and qid not in answered_before:
+            return None
+        return db.session.scalar(select(Answer).where(Answer.response_id == response.id, Answer.question_id == qid))
+
     for ev in events:
         if isinstance(ev, eng.AnswerAccepted):
             q = it.question(ev.question_id)
-            answer = db.session.scalar(
-                select(Answer).where(Answer.response_id == response.id, Answer.question_id == q.id)
-            )
+            answer = stored(q.id)
             if answer is None:
                 answer = Answer(
                     response_id=response.id,
@@ -408,6 +429,7 @@ def _persist_events(session: Session, response: Response, state: eng.State, even
                     channel=session.channel,
                 )
                 db.session.add(answer)
+                added[q.id] = answer
             _set_value(answer, q.type, ev.value)
             answer.raw = ev.raw
             answer.modality = ev.modality
@@ -416,11 +438,13 @@ def _persist_events(session: Session, response: Response, state: eng.State, even
             answer.extra = _jsonable(ev.extra or {})
             answer.answered_at = utcnow()
         elif isinstance(ev, eng.QuestionSkipped):
-            existing = db.session.scalar(
-                select(Answer).where(Answer.response_id == response.id, Answer.question_id == ev.question_id)
-            )
+            existing = stored(ev.question_id)
             if existing is not None:
-                db.session.delete(existing)
+                added.pop(ev.question_id, None)
+                if existing in db.session.new:
+                    db.session.expunge(existing)
+                else:
+                    db.session.delete(existing)
         elif isinstance(ev, eng.SurveyCompleted):
             response.status = "complete"
             response.ended_at = utcnow()
