@@ -167,8 +167,12 @@ def settle(page: Any) -> None:
 
 
 def answer_yes(page: Any) -> None:
+    """Answer the yes/no question with the keyboard, as any visitor can."""
     frame = page.frame_locator("[data-feedback-intercept] iframe")
-    frame.locator("input[value=yes]").check()
+    yes = frame.locator("input[value=yes]")
+    yes.focus()
+    page.keyboard.press("Space")
+    assert yes.is_checked()
     frame.locator("button.btn-primary").click()
 
 
@@ -189,12 +193,13 @@ def test_dwell_time_opens_an_accessible_overlay_and_not_before(servers: Servers,
     assert close.count() == 1
     inside = "document.activeElement && document.activeElement.hasAttribute('data-feedback-intercept')"
     assert page.evaluate(inside)
-    for _ in range(6):  # Tab never leaves the dialog (the page behind is inert)
+    frame = page.frame_locator("[data-feedback-intercept] iframe")
+    frame.locator("input[value=yes]").wait_for()
+    assert page.evaluate(inside)
+    for _ in range(8):  # Tab never leaves the dialog (the page behind is inert)
         page.keyboard.press("Tab")
         assert page.evaluate(inside)
     assert page.evaluate("document.querySelector('h1').inert === true")
-    frame = page.frame_locator("[data-feedback-intercept] iframe")
-    frame.locator("input[value=yes]").wait_for()
 
     # Escape closes it, gives the focus back and is remembered as a dismissal.
     close.focus()

@@ -40,7 +40,10 @@
     x.title = o.close;
     ld.textContent = o.loading;
     frame.title = o.title || "";
-    frame.onload = function () { ld.remove(); };
+    frame.onload = function () {
+      ld.remove();
+      if (!closed && d.activeElement != host) x.focus(); // a frame that loads while focused drops the focus
+    };
     frame.src = base + o.url;
 
     function close() {
