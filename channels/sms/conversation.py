@@ -34,7 +34,7 @@ from feedback.i18n import tr
 from feedback.jobs import clock
 from feedback.store import messaging as msgs
 from feedback.store import operations as ops
-from feedback.store.models import Contact, Message, Session, utcnow
+from feedback.store.models import Contact, Message, Session, db, utcnow
 
 from . import keywords
 
@@ -117,9 +117,7 @@ def handle_inbound(form: Mapping[str, str]) -> list[Message]:
         return []
     extra = {"num_media": form.get("NumMedia")} if form.get("NumMedia") not in (None, "", "0") else {}
     for attempt in range(2):
-        existing = msgs.inbound_by_sid(sid[:64])
-        if existing is not None:
-            return replay(existing)
+        # No look-up first: the unique MessageSid makes a duplicate fail its claim.
         contact = ops.find_or_create_contact(phone=phone, commit=False)
         session = msgs.open_sms_session(phone)
         try:
@@ -129,6 +127,7 @@ def handle_inbound(form: Mapping[str, str]) -> list[Message]:
             )
         except IntegrityError:
             # Another message from a new number created its contact at the same moment.
+            db.session.rollback()
             if attempt:
                 raise
             continue
@@ -216,8 +215,6 @@ def process(row: Message) -> list[Message]:
 
 
 def _contact(row: Message) -> Contact:
-    from feedback.store.models import db
-
     contact = db.session.get(Contact, row.contact_id) if row.contact_id else None
     if contact is None:  # pragma: no cover - claim_inbound always sets it
         raise FeedbackError("inbound message without a contact")
@@ -231,8 +228,6 @@ def _step(row: Message) -> int | None:
 
 def _other_active(phone: str) -> list[Session]:
     from sqlalchemy import select
-
-    from feedback.store.models import db
 
     if not phone:
         return []
