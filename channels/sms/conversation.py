@@ -167,8 +167,9 @@ def process(row: Message) -> list[Message]:
         session, expired_now = None, True
 
     def done(items: list[msgs.Outgoing], action: str, sess: Session | None = None) -> list[Message]:
-        replies = _store_replies(row, contact, items, sess or session)
-        msgs.finish_inbound(row, replies, action, (sess or session).id if (sess or session) else None)
+        target = sess or session
+        replies = _store_replies(row, contact, items, target)
+        msgs.finish_inbound(row, replies, action, target.id if target is not None else None)
         return replies
 
     if word == "stop":

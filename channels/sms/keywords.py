@@ -77,13 +77,13 @@ def survey_keywords() -> dict[str, SurveyKeyword]:
         .where(Survey.active.is_(True), Survey.current_version_id.is_not(None))
         .order_by(Survey.id)
     ).all()
-    key = tuple((sid, vid) for sid, vid in rows)
+    key = tuple((sid, int(vid)) for sid, vid in rows if vid is not None)
     cache = ops._cache("sms_keywords")
     found = cache.get(key)
     if found is not None:
         return found
     table: dict[str, SurveyKeyword] = {}
-    for sid, vid in rows:
+    for sid, vid in key:
         survey = ops.compiled_version(vid).survey
         if "sms" not in survey.channels:
             continue
