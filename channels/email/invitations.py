@@ -115,8 +115,7 @@ def _request(
         context["contact"] = contact.as_context()
     if meta.get("invitation_id") is None:
         inv = dist.start_invitation(
-            survey_id, contact, "email", source="email", context=context, locale=locale, sent=True,
-            now=now, commit=False,
+            survey_id, contact, "email", source="email", context=context, locale=locale, now=now, commit=False,
         )
         meta["invitation_id"] = inv.id
         meta["step_id"] = inv.steps[0].id

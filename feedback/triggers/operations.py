@@ -503,36 +503,36 @@ def start_invitation(
     source: str,
     context: Mapping[str, Any] | None = None,
     locale: str | None = None,
-    sent: bool = True,
+    expires: dt.timedelta | None = None,
     now: dt.datetime | None = None,
     commit: bool = True,
 ) -> Invitation:
     """Record that ``survey_id`` is being put to ``contact`` on ``channel`` right now by some
-    other means (the web intercept, an email sent by hand): an invitation with one step.
-    It counts for the frequency cap and the minimum gap, and a response whose
-    ``meta.invitation_id`` is its id answers it. Check :func:`policy.check` first."""
+    other means (the web intercept, an email sent by hand): an invitation with one sent
+    step. It counts for the frequency cap and the minimum gap; a response whose
+    ``meta.invitation_id`` is its id answers it; it closes as unanswered after ``expires``
+    (default a week). Check :func:`policy.check` first."""
     now = now or clock()
     inv = Invitation(
         survey_id=survey_id,
         contact_id=contact.id if contact is not None else None,
         source=source,
         channels=[channel],
-        status="in_progress" if sent else "scheduled",
+        status="in_progress",
         locale=locale or (contact.locale if contact is not None else None),
         context=dict(context or {}),
+        expires_at=now + expires if expires else None,
         created_at=now,
         updated_at=now,
     )
     step = InvitationStep(position=0, channel=channel, created_at=now, updated_at=now, history=[])
-    if sent:
-        _set(step, "sent", now)
-        step.sent_at = now
-    else:
-        _set(step, "sending", now)
+    _set(step, "sent", now)
+    step.sent_at = now
     step.scheduled_for = now
     inv.steps.append(step)
     db.session.add(inv)
     db.session.flush()
+    schedule("check_step", step.id, run_at=now + (expires or DEFAULT_LAST_WAIT), dedupe_key=f"step:{step.id}:check")
     if commit:
         db.session.commit()
     return inv

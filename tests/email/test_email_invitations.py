@@ -195,6 +195,19 @@ def test_an_email_sent_by_hand_is_an_invitation_too(sqlite_dist: Dist) -> None:
 
         c = ops.find_or_create_contact(email="hand@example.com")
         assert policy.check(c, "t-b", "email").reason == "min_gap"
+    # Unanswered invitations sent by hand close after a week, like the others.
+    with sqlite_dist.ctx():
+        request_email("t-c", "quiet@example.com")
+    sqlite_dist.run()
+    sqlite_dist.advance(days=7)
+    with sqlite_dist.ctx():
+        from sqlalchemy import select
+
+        from feedback.store.distribution import Invitation
+        from feedback.store.models import db
+
+        statuses = {i.survey_id: i.status for i in db.session.scalars(select(Invitation))}
+        assert statuses == {"t-b": "answered", "t-c": "unanswered"}
 
 
 def test_smtp_with_a_login(dist: Dist) -> None:
