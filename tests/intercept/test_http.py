@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from feedback.intercept.definition import bucket
+from tests.intercept.conftest import Shared, visitor
 
 PAGE = "https://shop.example.com/products/42"
 
@@ -36,7 +37,8 @@ def close(client: Any, display: str, status: str, visitor: str = "visitor-1") ->
 # -- the scripts ---------------------------------------------------------------------------------
 
 
-def test_the_loader_is_served_small_gzipped_and_cacheable(client: Any) -> None:
+def test_the_loader_is_served_small_gzipped_and_cacheable(ix: Shared) -> None:
+    client = ix.client
     resp = client.get("/intercept.js", headers={"Accept-Encoding": "gzip, br"})
     assert resp.status_code == 200
     assert resp.mimetype == "text/javascript"
@@ -49,13 +51,15 @@ def test_the_loader_is_served_small_gzipped_and_cacheable(client: Any) -> None:
     assert again.status_code == 304
 
 
-def test_the_scripts_make_no_third_party_requests(client: Any) -> None:
+def test_the_scripts_make_no_third_party_requests(ix: Shared) -> None:
+    client = ix.client
     for path in ("/intercept.js", "/intercept/overlay.js"):
         source = client.get(path).data.decode("utf-8")
         assert "http://" not in source and "https://" not in source and "//cdn" not in source
 
 
-def test_the_overlay_is_plain_for_clients_without_gzip(client: Any) -> None:
+def test_the_overlay_is_plain_for_clients_without_gzip(ix: Shared) -> None:
+    client = ix.client
     resp = client.get("/intercept/overlay.js")
     assert resp.status_code == 200 and "Content-Encoding" not in resp.headers
     assert b'role=dialog' in resp.data and b"aria-modal" in resp.data
@@ -64,7 +68,8 @@ def test_the_overlay_is_plain_for_clients_without_gzip(client: Any) -> None:
 # -- config --------------------------------------------------------------------------------------------
 
 
-def test_an_unknown_site_key_is_a_json_404(client: Any) -> None:
+def test_an_unknown_site_key_is_a_json_404(ix: Shared) -> None:
+    client = ix.client
     resp = config(client, "site_nope")
     assert resp.status_code == 404
     assert resp.is_json
@@ -72,13 +77,15 @@ def test_an_unknown_site_key_is_a_json_404(client: Any) -> None:
     assert "data-site" in resp.json["message"]
 
 
-def test_a_missing_site_key_is_a_json_400(client: Any) -> None:
+def test_a_missing_site_key_is_a_json_400(ix: Shared) -> None:
+    client = ix.client
     resp = client.get("/intercept/v1/config")
     assert resp.status_code == 400 and resp.json["error"] == "missing_site"
 
 
-def test_the_rules_of_the_surveys_naming_the_site_are_returned(client: Any, keys: dict[str, str]) -> None:
-    resp = config(client, keys["ix-dwell"], visitor="v1")
+def test_the_rules_of_the_surveys_naming_the_site_are_returned(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
+    resp = config(client, keys["ix-dwell"], visitor=visitor())
     assert resp.status_code == 200
     assert resp.headers["Cache-Control"] == "no-store"
     data = resp.json
@@ -92,7 +99,8 @@ def test_the_rules_of_the_surveys_naming_the_site_are_returned(client: Any, keys
                        "rules": [{"y": 60.0, "u": [["c", "/article"]]}]}]
 
 
-def test_the_example_survey_shows_on_the_shop_site(client: Any, keys: dict[str, str]) -> None:
+def test_the_example_survey_shows_on_the_shop_site(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
     surveys = config(client, keys["shop"]).json["surveys"]
     assert [s["id"] for s in surveys] == ["website-feedback"]
     assert surveys[0]["sample"] == 0.25 and surveys[0]["place"] == "bottom-right"
@@ -128,7 +136,8 @@ def test_allowed_origins_get_cors_headers_and_others_are_refused(app: Any, clien
     assert anyone.headers["Access-Control-Allow-Origin"] == "https://a.example"
 
 
-def test_preflight_requests_are_answered(client: Any) -> None:
+def test_preflight_requests_are_answered(ix: Shared) -> None:
+    client = ix.client
     resp = client.open("/intercept/v1/open", method="OPTIONS", headers={
         "Origin": "https://shop.example.com", "Access-Control-Request-Method": "POST",
         "Access-Control-Request-Headers": "content-type",
@@ -141,8 +150,10 @@ def test_preflight_requests_are_answered(client: Any) -> None:
 # -- opening a survey ---------------------------------------------------------------------------
 
 
-def test_opening_records_a_display_and_returns_the_embedded_survey(app: Any, client: Any, keys: dict[str, str]) -> None:
-    resp = open_(client, keys["ix-dwell"], "ix-dwell", locale="en-GB")
+def test_opening_records_a_display_and_returns_the_embedded_survey(ix: Shared) -> None:
+    app, client, keys = ix.app, ix.client, ix.keys
+    me = visitor()
+    resp = open_(client, keys["ix-dwell"], "ix-dwell", visitor=me, locale="en-GB")
     assert resp.status_code == 200
     data = resp.json
     assert data["open"] is True and data["identified"] is False
@@ -157,11 +168,13 @@ def test_opening_records_a_display_and_returns_the_embedded_survey(app: Any, cli
     with app.app_context():
         shown = db.session.get(InterceptDisplay, data["display"])
         assert shown is not None
-        assert (shown.survey_id, shown.visitor_id, shown.page_url, shown.status) == ("ix-dwell", "visitor-1", PAGE, "shown")
+        assert (shown.survey_id, shown.visitor_id, shown.page_url, shown.status) == ("ix-dwell", me, PAGE, "shown")
 
 
-def test_the_overlay_strings_follow_the_page_language(client: Any, keys: dict[str, str]) -> None:
-    data = open_(client, keys["ix-dwell"], "ix-dwell", locale="zh-CN").json
+def test_the_overlay_strings_follow_the_page_language(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
+    me = visitor()
+    data = open_(client, keys["ix-dwell"], "ix-dwell", visitor=me, locale="zh-CN").json
     assert data["lang"] == "zh-CN"
     assert data["close"] == "关闭问卷"
     assert data["loading"] == "正在加载问卷…"
@@ -169,20 +182,24 @@ def test_the_overlay_strings_follow_the_page_language(client: Any, keys: dict[st
     assert parse_qs(urlsplit(data["url"]).query)["lang"] == ["zh-CN"]
 
 
-def test_the_embedded_page_records_the_page_url_and_the_web_channel(app: Any, client: Any, keys: dict[str, str]) -> None:
-    data = open_(client, keys["ix-dwell"], "ix-dwell").json
+def test_the_embedded_page_records_the_page_url_and_the_web_channel(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
+    me = visitor()
+    data = open_(client, keys["ix-dwell"], "ix-dwell", visitor=me).json
     page = client.get(data["url"])
     assert page.status_code == 200
     assert "frame-ancestors *" in page.headers["Content-Security-Policy"]
 
 
-def test_sample_zero_never_opens(client: Any, keys: dict[str, str]) -> None:
+def test_sample_zero_never_opens(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
     for i in range(20):
         data = open_(client, keys["ix-never"], "ix-never", visitor=f"v{i}").json
         assert data == {"open": False, "reason": "not_sampled", "message": "this visitor is outside the survey's sample"}
 
 
-def test_sampling_is_decided_per_visitor_the_same_way_as_the_loader(client: Any, keys: dict[str, str]) -> None:
+def test_sampling_is_decided_per_visitor_the_same_way_as_the_loader(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
     inside = next(f"v{i}" for i in range(100) if bucket(f"v{i}", "ix-half") < 0.5)
     outside = next(f"v{i}" for i in range(100) if bucket(f"v{i}", "ix-half") >= 0.5)
     assert open_(client, keys["ix-half"], "ix-half", visitor=inside).json["open"] is True
@@ -190,8 +207,10 @@ def test_sampling_is_decided_per_visitor_the_same_way_as_the_loader(client: Any,
     assert open_(client, keys["ix-half"], "ix-half", visitor=outside).json["reason"] == "not_sampled"
 
 
-def test_a_survey_of_another_site_cannot_be_opened(client: Any, keys: dict[str, str]) -> None:
-    resp = open_(client, keys["ix-exit"], "ix-dwell")
+def test_a_survey_of_another_site_cannot_be_opened(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
+    me = visitor()
+    resp = open_(client, keys["ix-exit"], "ix-dwell", visitor=me)
     assert resp.status_code == 404 and resp.json["error"] == "unknown_survey"
 
 
@@ -202,59 +221,68 @@ def test_a_survey_of_another_site_cannot_be_opened(client: Any, keys: dict[str, 
         ("[1, 2]", "the body must be a JSON object"),
     ],
 )
-def test_a_malformed_body_is_a_clear_400(client: Any, body: str, message: str) -> None:
+def test_a_malformed_body_is_a_clear_400(ix: Shared, body: str, message: str) -> None:
+    client = ix.client
     resp = client.post("/intercept/v1/open", data=body, content_type="text/plain")
     assert resp.status_code == 400 and resp.json["message"] == message
 
 
-def test_missing_visitor_and_bad_page_url_are_clear_400s(client: Any, keys: dict[str, str]) -> None:
+def test_missing_visitor_and_bad_page_url_are_clear_400s(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
     resp = client.post("/intercept/v1/open", data=json.dumps({"site": keys["ix-dwell"], "survey": "ix-dwell"}))
     assert resp.status_code == 400 and resp.json["message"] == "visitor is missing"
-    resp = open_(client, keys["ix-dwell"], "ix-dwell", page_url="javascript:alert(1)")
+    resp = open_(client, keys["ix-dwell"], "ix-dwell", visitor=visitor(), page_url="javascript:alert(1)")
     assert resp.status_code == 400 and resp.json["message"] == "page_url must be an http(s) URL"
 
 
 # -- answered or closed: the recontact wait -----------------------------------------------------------
 
 
-def test_a_visitor_who_answered_is_not_offered_the_survey_again_within_the_wait(
-    app: Any, client: Any, keys: dict[str, str]
-) -> None:
-    display = open_(client, keys["ix-dwell"], "ix-dwell").json["display"]
-    resp = close(client, display, "answered")
+def test_a_visitor_who_answered_is_not_offered_the_survey_again_within_the_wait(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
+    me = visitor()
+    display = open_(client, keys["ix-dwell"], "ix-dwell", visitor=me).json["display"]
+    resp = close(client, display, "answered", visitor=me)
     assert resp.json == {"display": display, "status": "answered"}
-    ids = [s["id"] for s in config(client, keys["ix-dwell"], visitor="visitor-1").json["surveys"]]
+    ids = [s["id"] for s in config(client, keys["ix-dwell"], visitor=me).json["surveys"]]
     assert ids == ["ix-later"]
-    assert open_(client, keys["ix-dwell"], "ix-dwell").json["reason"] == "recontact_wait"
+    assert open_(client, keys["ix-dwell"], "ix-dwell", visitor=me).json["reason"] == "recontact_wait"
     # Another visitor is still asked.
-    assert open_(client, keys["ix-dwell"], "ix-dwell", visitor="visitor-2").json["open"] is True
+    assert open_(client, keys["ix-dwell"], "ix-dwell", visitor=visitor()).json["open"] is True
 
 
-def test_the_wait_ends(app: Any, client: Any, keys: dict[str, str]) -> None:
+def test_the_wait_ends(ix: Shared) -> None:
     from feedback.intercept import operations as iops
     from feedback.store.models import InterceptSite, db
 
-    display = open_(client, keys["ix-dwell"], "ix-dwell").json["display"]
-    close(client, display, "dismissed")
+    app, client, keys = ix.app, ix.client, ix.keys
+    me = visitor()
+
+    display = open_(client, keys["ix-dwell"], "ix-dwell", visitor=me).json["display"]
+    close(client, display, "dismissed", visitor=me)
     with app.app_context():
         site = db.session.scalar(db.select(InterceptSite).where(InterceptSite.name == "ix-dwell"))
         later = dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=31)
-        assert iops.open_survey(site, "ix-dwell", visitor="visitor-1", page_url=PAGE, now=later).open is True
+        assert iops.open_survey(site, "ix-dwell", visitor=me, page_url=PAGE, now=later).open is True
         soon = later - dt.timedelta(days=2)
-        assert iops.open_survey(site, "ix-dwell", visitor="visitor-1", page_url=PAGE, now=soon).reason == "recontact_wait"
+        assert iops.open_survey(site, "ix-dwell", visitor=me, page_url=PAGE, now=soon).reason == "recontact_wait"
 
 
-def test_an_answer_is_not_turned_into_a_dismissal(client: Any, keys: dict[str, str]) -> None:
-    display = open_(client, keys["ix-dwell"], "ix-dwell").json["display"]
-    close(client, display, "answered")
-    assert close(client, display, "dismissed").json["status"] == "answered"
+def test_an_answer_is_not_turned_into_a_dismissal(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
+    me = visitor()
+    display = open_(client, keys["ix-dwell"], "ix-dwell", visitor=me).json["display"]
+    close(client, display, "answered", visitor=me)
+    assert close(client, display, "dismissed", visitor=me).json["status"] == "answered"
 
 
-def test_closing_needs_a_known_display_of_the_same_visitor_and_a_known_status(client: Any, keys: dict[str, str]) -> None:
-    display = open_(client, keys["ix-dwell"], "ix-dwell").json["display"]
-    assert close(client, "nope", "answered").status_code == 404
+def test_closing_needs_a_known_display_of_the_same_visitor_and_a_known_status(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
+    me = visitor()
+    display = open_(client, keys["ix-dwell"], "ix-dwell", visitor=me).json["display"]
+    assert close(client, "nope", "answered", visitor=me).status_code == 404
     assert close(client, display, "answered", visitor="someone-else").status_code == 404
-    bad = close(client, display, "loved-it")
+    bad = close(client, display, "loved-it", visitor=me)
     assert bad.status_code == 400 and bad.json["message"] == "status must be one of answered, dismissed"
 
 
@@ -376,7 +404,8 @@ def test_the_shared_contact_policy_caps_intercepts_too(app: Any, tmp_path: Any, 
 # -- the demo page ----------------------------------------------------------------------------------
 
 
-def test_the_demo_page_embeds_the_loader_for_the_site(client: Any, keys: dict[str, str]) -> None:
+def test_the_demo_page_embeds_the_loader_for_the_site(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
     resp = client.get(f"/intercept/demo?site={keys['ix-dwell']}")
     assert resp.status_code == 200
     html = resp.data.decode("utf-8")
@@ -385,12 +414,14 @@ def test_the_demo_page_embeds_the_loader_for_the_site(client: Any, keys: dict[st
     assert "identify" not in html.split("<script", 1)[1].split("</script>")[0]
 
 
-def test_the_demo_page_never_signs_contact_ids(client: Any, keys: dict[str, str]) -> None:
+def test_the_demo_page_never_signs_contact_ids(ix: Shared) -> None:
+    client, keys = ix.client, ix.keys
     html = client.get(f"/intercept/demo?site={keys['ix-dwell']}&contact=cust-42").data.decode("utf-8")
     assert "cust-42" not in html
 
 
-def test_the_demo_page_needs_a_known_key(client: Any) -> None:
+def test_the_demo_page_needs_a_known_key(ix: Shared) -> None:
+    client = ix.client
     resp = client.get("/intercept/demo?site=nope", headers={"Accept": "text/html"})
     assert resp.status_code == 404
     assert "feedback sites create NAME" in resp.data.decode("utf-8")
