@@ -193,11 +193,9 @@ def post(session: Session, payload: Mapping[str, Any]) -> Reply:
     if msgs.expired(session):
         ops.end_session(session.id, reason="expired")
         raise Finished(ops.get_session(session.id), expired=True)
+    msgs.extend_expiry(session, hours(), commit=False)  # saved with the answer, in one commit
     turn = ops.apply_input(session.id, Text(text), step=session.step)
-    session = turn.session
-    if session.status == "active":
-        msgs.extend_expiry(session, hours())
-    return Reply(session, message_dicts(it, turn.state, turn.events), duplicate=turn.duplicate)
+    return Reply(turn.session, message_dicts(it, turn.state, turn.events), duplicate=turn.duplicate)
 
 
 def current(session: Session) -> Reply:
