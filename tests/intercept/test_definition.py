@@ -239,3 +239,24 @@ def test_bucket_is_deterministic_and_in_range(visitor: str, survey: str) -> None
 def test_sampling_takes_roughly_the_share_asked_for() -> None:
     taken = sum(in_sample(f"visitor-{i}", "site-survey", 0.25) for i in range(4000))
     assert 800 < taken < 1200
+
+
+def test_the_section_module_is_pure_because_the_survey_loader_imports_it() -> None:
+    probe = "import feedback.intercept.definition, sys, json; print(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    import json
+
+    leaked = [m for m in json.loads(out.stdout) if m.split(".")[0] in
+              ("flask", "werkzeug", "sqlalchemy", "alembic", "twilio", "redis", "rq", "psycopg")]
+    assert leaked == []
+
+
+def test_the_loader_knows_the_section_whoever_imported_it_first() -> None:
+    probe = (
+        "from feedback.definition.loader import load_text\n"
+        "load_text(open('survey_defs/website-feedback.yaml', encoding='utf-8').read(), 'w.yaml')\n"
+        "from feedback.definition.loader import EXTENSION_SECTIONS\n"
+        "print(sorted(EXTENSION_SECTIONS))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert "'intercept'" in out.stdout
