@@ -238,7 +238,8 @@ def request_call(
     start = max(_naive_utc(run_at), utcnow()) if run_at is not None else utcnow()
     when = next_allowed(start, call_window(survey), zone)
     attempt = calls.create_outbound_attempt(
-        survey_id=survey_id, phone=e164, contact=contact, context=ctx, meta=meta, locale=chosen, run_at=when
+        survey_id=survey_id, phone=e164, contact=contact, context=ctx, meta=meta, locale=chosen, run_at=when,
+        deferred="outside calling hours" if when > start else None,
     )
     if when > start:
         log.info("call %s to %s deferred to %s UTC (calling hours in %s)", attempt.id, e164, when, zone.key)

@@ -213,7 +213,9 @@ def _begin_session(
     ``link`` the attempt is pointed at the new session here; else the caller does it."""
     if remember_locale and contact is not None and not contact.locale:
         contact.locale = locale
-    meta: dict[str, Any] = {k: v for k, v in (attempt.meta or {}).items() if k not in ("version_id", "number_locale")}
+    meta: dict[str, Any] = {
+        k: v for k, v in (attempt.meta or {}).items() if k not in ("version_id", "number_locale", "deferred")
+    }
     meta.update({"call_sid": attempt.call_sid, "direction": attempt.direction, "call_attempt_id": attempt.id})
     expires = utcnow() + SESSION_TTL
     turn = ops.start_session(
@@ -475,8 +477,10 @@ def create_outbound_attempt(
     meta: Mapping[str, Any] | None,
     locale: str | None,
     run_at: dt.datetime,
+    deferred: str | None = None,
 ) -> CallAttempt:
-    """A scheduled outbound call and the job that places it, in one transaction. Commits."""
+    """A scheduled outbound call and the job that places it, in one transaction. Commits.
+    ``deferred`` says why it waits (kept in the attempt's meta, not passed to the survey)."""
     from feedback import jobs
 
     attempt = CallAttempt(
@@ -488,7 +492,7 @@ def create_outbound_attempt(
         status="scheduled",
         locale=locale,
         context=ops._jsonable(dict(context or {})),
-        meta=ops._jsonable(dict(meta or {})),
+        meta=ops._jsonable({**dict(meta or {}), **({"deferred": deferred} if deferred else {})}),
         scheduled_for=run_at,
     )
     db.session.add(attempt)

@@ -46,7 +46,8 @@ def test_silence_reprompts_then_the_answer_counts(ivr: Ivr) -> None:
     assert ivr.answers("support-call", call.call_sid) == {"nps": 9}
 
 
-def test_a_key_out_of_range_gets_a_short_hint(ivr: Ivr) -> None:
+def test_a_key_out_of_range_gets_a_short_hint(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = english_call(ivr)
     call.press("12#")
     assert call.prompt.startswith("Sorry, that number is out of range.")
@@ -79,7 +80,8 @@ def test_max_attempts_on_an_optional_question_moves_on(ivr: Ivr) -> None:
     assert {k: v["value"] for k, v in r["answers"].items()} == {"nps": 9}
 
 
-def test_a_silent_caller_cannot_loop_forever(ivr: Ivr) -> None:
+def test_a_silent_caller_cannot_loop_forever(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = english_call(ivr)
     for _ in range(20):
         if call.ended:
@@ -100,7 +102,8 @@ def test_star_repeats_the_question_without_using_an_attempt(ivr: Ivr) -> None:
     assert ivr.answers("support-call", call.call_sid) == {"nps": 8}
 
 
-def test_saying_repeat_repeats_the_question(ivr: Ivr) -> None:
+def test_saying_repeat_repeats_the_question(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = english_call(ivr)
     question = call.prompt
     call.say("can you repeat that")
@@ -118,7 +121,8 @@ def test_low_confidence_speech_is_confirmed(ivr: Ivr) -> None:
     assert r["answers"]["nps"]["confidence"] == pytest.approx(0.31)
 
 
-def test_a_rejected_confirmation_asks_again(ivr: Ivr) -> None:
+def test_a_rejected_confirmation_asks_again(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = english_call(ivr)
     call.say("seven", confidence=0.2)
     call.say("no")
@@ -237,7 +241,8 @@ def test_transcription_arrives_later_and_lands_on_the_answer(ivr: Ivr) -> None:
     assert answer["extra"]["transcription_status"] == "completed"
 
 
-def test_chinese_recordings_are_not_sent_for_english_transcription(ivr: Ivr) -> None:
+def test_chinese_recordings_are_not_sent_for_english_transcription(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = ivr.sim.dial(ALL_TYPES, "+15557000005")
     call.press("2")
     for keys in ("3", "3", "2", "2#", "1#", "1"):
@@ -339,7 +344,8 @@ def test_a_tampered_answer_is_refused_and_stores_nothing(ivr: Ivr) -> None:
 
 @pytest.mark.parametrize("path", ["/ivr/status", "/ivr/transcription/abc/comment", "/ivr/language?call=1",
                                   "/ivr/answer/abc?step=0"])
-def test_every_webhook_checks_the_signature(ivr: Ivr, path: str) -> None:
+def test_every_webhook_checks_the_signature(sqlite_ivr: Ivr, path: str) -> None:
+    ivr = sqlite_ivr
     resp = ivr.client.post(path, data={"CallSid": "CA1", "CallStatus": "completed"},
                            headers={"X-Twilio-Signature": "AAAA"})
     assert resp.status_code == 403
@@ -355,7 +361,8 @@ def test_an_answer_for_another_calls_session_is_refused(ivr: Ivr) -> None:
     assert ivr.answers("support-call", mine.call_sid) == {}
 
 
-def test_unknown_parameters_are_accepted(ivr: Ivr) -> None:
+def test_unknown_parameters_are_accepted(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     ivr.sim.extra_params = {"CallToken": "x", "StirVerstat": "TN-Validation-Passed-A", "NewParam2031": "é&<>"}
     call = english_call(ivr)
     call.press("9")
@@ -424,12 +431,14 @@ def test_an_error_inside_a_webhook_is_an_apology_in_the_callers_language(ivr: Iv
     assert call.heard[-1].voice == "Polly.Zhiyu-Neural"
 
 
-def test_a_number_without_a_survey_hears_an_apology(ivr: Ivr) -> None:
+def test_a_number_without_a_survey_hears_an_apology(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = ivr.sim.dial("+15550000000", "+15557000013")
     assert call.ended and call.said == ["Sorry, this number is not taking surveys at the moment. Goodbye."]
     assert store_counts(ivr)["CallAttempt"] == 0
 
 
-def test_a_survey_without_the_phone_channel_is_not_offered(ivr: Ivr) -> None:
+def test_a_survey_without_the_phone_channel_is_not_offered(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = ivr.sim.dial("+15550000000", "+15557000014", path="/ivr/voice?survey=post-purchase")
     assert call.ended and "not taking surveys" in call.last_said

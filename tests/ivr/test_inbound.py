@@ -107,12 +107,14 @@ def test_a_caller_who_picked_a_language_is_not_asked_again(ivr: Ivr) -> None:
     assert again.said[0].startswith("您好，感谢您的来电")
 
 
-def test_the_survey_can_be_chosen_in_the_voice_url(ivr: Ivr) -> None:
+def test_the_survey_can_be_chosen_in_the_voice_url(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = ivr.sim.dial("+15550009999", "+15557654325", path="/ivr/voice?survey=support-call")
     assert call.said == ["For English, press 1.", "中文请按 2。"]
 
 
-def test_silence_at_the_language_menu_goes_on_in_the_default_language(ivr: Ivr) -> None:
+def test_silence_at_the_language_menu_goes_on_in_the_default_language(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = ivr.sim.dial(SUPPORT_EN, "+15557654326")
     call.silence()
     assert call.said[-2:] == ["For English, press 1.", "中文请按 2。"]  # once more
@@ -190,7 +192,8 @@ def test_every_question_type_by_speech_in_chinese(ivr: Ivr) -> None:
     }
 
 
-def test_hints_come_from_choice_labels_and_aliases(ivr: Ivr) -> None:
+def test_hints_come_from_choice_labels_and_aliases(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     call = ivr.sim.dial(ALL_TYPES, "+15557651003")
     call.press("1")
     call.press("4")
@@ -199,7 +202,8 @@ def test_hints_come_from_choice_labels_and_aliases(ivr: Ivr) -> None:
     assert hints == "Billing, invoice, Delivery, Something else"
 
 
-def test_the_caller_name_is_piped_from_the_contact(ivr: Ivr) -> None:
+def test_the_caller_name_is_piped_from_the_contact(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     from feedback.store import operations as ops
 
     with ivr.ctx():

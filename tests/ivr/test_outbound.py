@@ -102,7 +102,8 @@ def test_the_call_request_carries_voice_url_status_callback_and_machine_detectio
     assert a["status"] == "completed" and a["answered_by"] == "human"
 
 
-def test_a_requested_language_skips_the_menu(ivr: Ivr) -> None:
+def test_a_requested_language_skips_the_menu(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     request(ivr, "support-call", "+15557654330", locale="zh-CN", run_at=MONDAY_3PM_UTC,
             context={"contact": {"first_name": "小李"}})
     dispatch(ivr, MONDAY_3PM_UTC)
@@ -171,13 +172,15 @@ def test_outside_calling_hours_the_call_waits_for_the_window_in_the_contacts_tim
     ("+14155550123", dt.datetime(2030, 1, 7, 15, 0, tzinfo=UTC), dt.datetime(2030, 1, 7, 17, 0)),
 ])
 def test_the_time_zone_comes_from_the_phone_number_when_the_contact_has_none(
-    ivr: Ivr, phone: str, at: dt.datetime, expected: dt.datetime
+    sqlite_ivr: Ivr, phone: str, at: dt.datetime, expected: dt.datetime
 ) -> None:
+    ivr = sqlite_ivr
     attempt_id = request(ivr, "support-call", phone, run_at=at)
     assert attempts(ivr, attempt_id)[0]["scheduled_for"] == expected
 
 
-def test_a_retry_that_would_ring_after_hours_waits_for_the_next_morning(ivr: Ivr) -> None:
+def test_a_retry_that_would_ring_after_hours_waits_for_the_next_morning(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     from channels.ivr.outbound import plan_retry
     from feedback.store import operations as ops
     from feedback.store.models import CallAttempt, db
@@ -255,7 +258,8 @@ def test_a_passing_twilio_failure_is_tried_again(ivr: Ivr) -> None:
     assert [a["status"] for a in attempts(ivr, attempt_id)] == ["failed", "queued"]
 
 
-def test_missing_twilio_settings_are_recorded_not_retried(ivr: Ivr) -> None:
+def test_missing_twilio_settings_are_recorded_not_retried(sqlite_ivr: Ivr) -> None:
+    ivr = sqlite_ivr
     ivr.app.config["TWILIO_FROM_NUMBER"] = None
     attempt_id = request(ivr, "phone-all-types", "+15557654340")
     dispatch(ivr)
@@ -310,7 +314,8 @@ def test_an_opted_out_contact_is_not_called(ivr: Ivr) -> None:
     ("phone-all-types", "+15557654343", {"context": {"contact": "Bob"}}, "context.contact must be an object"),
     ("phone-all-types", "+15557654343", {"contact_id": 9999}, "no contact 9999"),
 ])
-def test_bad_call_requests_are_refused_storing_nothing(ivr: Ivr, survey: str, phone: str, kw: Any, message: str) -> None:
+def test_bad_call_requests_are_refused_storing_nothing(sqlite_ivr: Ivr, survey: str, phone: str, kw: Any, message: str) -> None:
+    ivr = sqlite_ivr
     from feedback.errors import BadRequest
 
     before = count(ivr)
@@ -332,7 +337,8 @@ def test_status_callbacks_move_the_attempt_forward_only(ivr: Ivr) -> None:
     assert ivr.response("phone-all-types", call.call_sid)["status"] == "abandoned"
 
 
-def test_feedback_call_places_the_call_and_prints_the_callsid(ivr: Ivr, monkeypatch: Any) -> None:
+def test_feedback_call_places_the_call_and_prints_the_callsid(sqlite_ivr: Ivr, monkeypatch: Any) -> None:
+    ivr = sqlite_ivr
     from click.testing import CliRunner
 
     from channels.ivr import cli as ivr_cli
@@ -350,7 +356,8 @@ def test_feedback_call_places_the_call_and_prints_the_callsid(ivr: Ivr, monkeypa
     assert "call attempt 1 (try 1) to +15557654345: queued" in listed.output
 
 
-def test_feedback_call_reports_a_deferred_call(ivr: Ivr, monkeypatch: Any) -> None:
+def test_feedback_call_reports_a_deferred_call(sqlite_ivr: Ivr, monkeypatch: Any) -> None:
+    ivr = sqlite_ivr
     from click.testing import CliRunner
 
     from channels.ivr import cli as ivr_cli
@@ -359,11 +366,12 @@ def test_feedback_call_reports_a_deferred_call(ivr: Ivr, monkeypatch: Any) -> No
     monkeypatch.setattr(ivr_cli, "_make_app", lambda: ivr.app)
     result = CliRunner().invoke(cli, ["call", "support-call", "+8613800138001", "--at", "2030-01-07T22:00:00+08:00"])
     assert result.exit_code == 0, result.output
-    assert "rings at 2030-01-08 09:00 Asia/Shanghai (2030-01-08 01:00 UTC)" in result.output
+    assert "outside calling hours: rings at 2030-01-08 09:00 Asia/Shanghai (2030-01-08 01:00 UTC)" in result.output
     assert ivr.http.calls() == []
 
 
-def test_feedback_call_explains_a_bad_request(ivr: Ivr, monkeypatch: Any) -> None:
+def test_feedback_call_explains_a_bad_request(sqlite_ivr: Ivr, monkeypatch: Any) -> None:
+    ivr = sqlite_ivr
     from click.testing import CliRunner
 
     from channels.ivr import cli as ivr_cli
