@@ -7,6 +7,13 @@ from typing import Any
 
 import pytest
 
+from tests.web import fastapp
+
+# The faster per-test database (see fastapp); same parameters as the shared fixture.
+app = fastapp.app
+sqlite_template = fastapp.sqlite_template
+postgres_template = fastapp.postgres_template
+
 
 def respond(
     app: Any,

@@ -10,8 +10,14 @@ import pytest
 from ruamel.yaml import YAML
 
 from tests.conftest import SURVEY_DEFS
+from tests.web import fastapp
 
 from .support import Respondent
+
+# The faster per-test database (see fastapp); same parameters as the shared fixture.
+app = fastapp.app
+sqlite_template = fastapp.sqlite_template
+postgres_template = fastapp.postgres_template
 
 
 def load_variant(app: Any, tmp_path: Path, survey_id: str, channels: list[str] | None = None, **web: Any) -> None:
