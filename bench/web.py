@@ -8,8 +8,8 @@ with the ratio to the bare endpoint.
 * show: ``GET /s/support-call``, the landing page of an anonymous link (first question,
   CSRF token, signed start ticket; nothing is stored).
 * answer: a full one-question-per-page walk of ``support-call`` by a new respondent
-  (score, reason, yes/no); only the answer POSTs are measured (each stores an answer and
-  redirects), the page views in between are not.
+  (score, reason, yes/no): measured once counting only the answer POSTs (each stores an
+  answer and redirects), once counting every request of the walk (the page views too).
 
     .venv/bin/python -m bench.web [--users 16] [--duration 10] [--postgres]
 """
@@ -46,11 +46,13 @@ def show(client: Client, _user: int) -> None:
         raise RuntimeError(f"survey page answered {status}")
 
 
-def answer_walk(client: Client, _user: int) -> None:
-    """A new respondent answers every page; only the answer POSTs count."""
+def answer_walk(client: Client, _user: int, *, posts_only: bool = True) -> None:
+    """A new respondent answers every page; only the answer POSTs count (``posts_only``),
+    or every request of the walk (page views and redirects too)."""
     measured = client.stats
+    quiet = Stats() if posts_only else measured
     client.cookies.clear()
-    client.stats = Stats()
+    client.stats = quiet
     status, body, _ = client.get(SURVEY)
     for _ in range(6):
         html = body.decode()
@@ -64,11 +66,15 @@ def answer_walk(client: Client, _user: int) -> None:
         fields[f"q_{qid.group(1)}"] = ANSWERS[qid.group(1)]
         client.stats = measured
         status, _body, resp = client.post(SURVEY, fields)
-        client.stats = Stats()
+        client.stats = quiet
         if status != 303:
             raise RuntimeError(f"answer refused ({status})")
         status, body, _ = client.get(resp.getheader("Location") or SURVEY)
     raise RuntimeError("the survey did not finish")
+
+
+def whole_walk(client: Client, user: int) -> None:
+    answer_walk(client, user, posts_only=False)
 
 
 def bare_show(client: Client, _user: int) -> None:
@@ -106,12 +112,16 @@ def run(users: int, duration: float, database_url: str | None, label: str) -> No
         with serve("wsgi:app", env=env, workers=2) as app:
             show_stats = drive(app.port, show, users=users, duration=duration)
             answer_stats = drive(app.port, answer_walk, users=users, duration=duration)
+            walk_stats = drive(app.port, whole_walk, users=users, duration=duration)
     title = f"web survey on {label}: {users} users, {duration:.0f} s per run, gunicorn 2 workers x 8 threads"
     report(title + " (show a page)", [("bare GET /bare/html", bare_show_stats), ("GET /s/<id>", show_stats)],
            baseline="bare GET /bare/html")
     report(title + " (answer a page)", [("bare POST /bare/html", bare_answer_stats),
-                                         ("POST /s/<id> (answer)", answer_stats)],
+                                         ("POST /s/<id> (answers only)", answer_stats),
+                                         ("walk: every request", walk_stats)],
            baseline="bare POST /bare/html")
+    console.print("answers only: the POSTs that store an answer and redirect (the page views between "
+                  "them run too but are not counted); walk: every request of the same walk.")
 
 
 def main() -> None:
