@@ -77,7 +77,7 @@ class Page:
     state: eng.State
     session: Session | None
     endpoint: str  # "web.anonymous" | "web.invitation"
-    route_args: dict[str, str]
+    route_args: dict[str, Any]
     embed: bool
     ticket: str | None = None
     intro: str = ""
@@ -362,6 +362,7 @@ def render_page(
             labels=prompts.end_labels(survey, q, locale) if rng else None,
             max_length=q.max_length if q.type == "text" else None,
             points=(rng[1] - rng[0] + 1) if rng else (2 if q.type == "yes_no" else 0),
+            extra={"integer": q.integer},
         )
         views.append(view)
 

@@ -40,7 +40,8 @@ def _distribution(survey_id: str, q: Question, filters: ResponseFilters) -> Coun
     )
     out: Counter[int] = Counter()
     for value, count in rows:
-        out[int(round(value))] += int(count)
+        if value is not None:
+            out[int(round(value))] += int(count)
     return out
 
 
@@ -81,11 +82,11 @@ def question_metrics(survey_id: str, q: Question, filters: ResponseFilters) -> d
         return {"type": q.type, "count": counts["yes"] + counts["no"], "counts": counts}
     if q.type == "single_choice":
         counts = {code: 0 for code in q.choice_codes}
-        rows = db.session.execute(
+        text_rows = db.session.execute(
             select(Answer.value_text, func.count()).where(*where, Answer.value_text.is_not(None)).group_by(Answer.value_text)
         )
-        for value, count in rows:
-            counts[value] = counts.get(value, 0) + int(count)
+        for code, count in text_rows:
+            counts[str(code)] = counts.get(str(code), 0) + int(count)
         return {"type": q.type, "count": sum(counts.values()), "counts": counts}
     if q.type == "multiple_choice":
         counts = {code: 0 for code in q.choice_codes}
@@ -103,8 +104,8 @@ def question_metrics(survey_id: str, q: Question, filters: ResponseFilters) -> d
                    func.max(Answer.value_number)).where(*where)
         ).one()
         return {"type": q.type, "count": int(n or 0), "mean": _round(mean), "min": _round(low), "max": _round(high)}
-    n = db.session.scalar(select(func.count()).select_from(Answer).where(*where))
-    return {"type": q.type, "count": int(n or 0)}
+    total = db.session.scalar(select(func.count()).select_from(Answer).where(*where))
+    return {"type": q.type, "count": int(total or 0)}
 
 
 def survey_metrics(survey_id: str, filters: ResponseFilters) -> dict[str, Any]:

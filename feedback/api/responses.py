@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from feedback.definition.model import Question
@@ -20,7 +20,7 @@ from .params import ResponseFilters, iso
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def filtered(stmt: Select[Any], survey_id: str, filters: ResponseFilters) -> Select[Any]:
+def filtered(stmt: Any, survey_id: str, filters: ResponseFilters) -> Any:
     """``stmt`` (over :class:`Response`) narrowed to one survey and the filters."""
     stmt = stmt.where(Response.survey_id == survey_id)
     if filters.statuses:

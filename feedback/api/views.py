@@ -76,9 +76,9 @@ def list_responses(survey_id: str) -> Any:
     filters = params.response_filters(args)
     if fmt == "csv":
         bom = (args.get("bom") or "").lower() in ("1", "true", "yes")
-        rows = rs.csv_rows(survey_id, filters, bom=bom)
-        first = next(rows)  # problems surface before the response starts
-        stream = stream_with_context(_chain(first, rows))
+        lines = rs.csv_rows(survey_id, filters, bom=bom)
+        first = next(lines)  # problems surface before the response starts
+        stream = stream_with_context(_chain(first, lines))
         resp = Response(stream, mimetype="text/csv")
         resp.headers["Content-Type"] = "text/csv; charset=utf-8"
         resp.headers["Content-Disposition"] = f'attachment; filename="{survey_id}-responses.csv"'
