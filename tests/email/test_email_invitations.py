@@ -210,7 +210,7 @@ def test_an_email_sent_by_hand_is_an_invitation_too(sqlite_dist: Dist) -> None:
         assert statuses == {"t-b": "answered", "t-c": "unanswered"}
 
 
-def test_smtp_with_a_login(dist: Dist) -> None:
+def test_smtp_with_a_login(sqlite_dist: Dist) -> None:
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult
 
@@ -231,9 +231,9 @@ def test_smtp_with_a_login(dist: Dist) -> None:
     ctl = Controller(Handler(), hostname="127.0.0.1", port=port, authenticator=check, auth_require_tls=False)
     ctl.start()
     try:
-        dist.app.config["SMTP_URL"] = f"smtp://mailer:p%40ss%20word@127.0.0.1:{port}?starttls=auto"
-        dist.send("auth-1", "t.email", contact(1))
-        dist.run()
+        sqlite_dist.app.config["SMTP_URL"] = f"smtp://mailer:p%40ss%20word@127.0.0.1:{port}?starttls=auto"
+        sqlite_dist.send("auth-1", "t.email", contact(1))
+        sqlite_dist.run()
         assert len(got) == 1 and got[0].rcpt_tos == ["c1@example.com"]
     finally:
         ctl.stop()

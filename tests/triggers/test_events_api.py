@@ -10,13 +10,13 @@ from feedback.store.models import Contact, Job
 from tests.triggers.support import T0, Dist, contact, event
 
 
-def test_an_api_key_is_required(dist: Dist) -> None:
-    resp = dist.client.post("/api/v1/events", json=event("e1", "t.email", contact(1)))
+def test_an_api_key_is_required(sqlite_dist: Dist) -> None:
+    resp = sqlite_dist.client.post("/api/v1/events", json=event("e1", "t.email", contact(1)))
     assert resp.status_code == 401
-    resp = dist.client.post("/api/v1/events", json=event("e1", "t.email", contact(1)),
+    resp = sqlite_dist.client.post("/api/v1/events", json=event("e1", "t.email", contact(1)),
                             headers={"Authorization": "Bearer fbk_nope"})
     assert resp.status_code == 401
-    assert dist.count(TouchpointEvent) == 0
+    assert sqlite_dist.count(TouchpointEvent) == 0
 
 
 def test_an_event_is_stored_with_its_contact_and_schedules_an_invitation(dist: Dist) -> None:
@@ -117,15 +117,15 @@ def test_an_invalid_event_lists_every_problem_and_stores_nothing(dist: Dist) -> 
     assert dist.count(Job) == 0
 
 
-def test_bodies_that_are_not_events(dist: Dist) -> None:
-    resp = dist.client.post("/api/v1/events", data="{not json", headers={**dist.headers, "Content-Type": "application/json"})
+def test_bodies_that_are_not_events(sqlite_dist: Dist) -> None:
+    resp = sqlite_dist.client.post("/api/v1/events", data="{not json", headers={**sqlite_dist.headers, "Content-Type": "application/json"})
     assert resp.status_code == 400 and resp.get_json()["error"] == "invalid_json"
-    resp = dist.client.post("/api/v1/events", data="", headers=dist.headers)
+    resp = sqlite_dist.client.post("/api/v1/events", data="", headers=sqlite_dist.headers)
     assert resp.status_code == 400
-    assert dist.post({"events": "x"}).status_code == 400
-    assert dist.post({"events": []}).status_code == 400
-    assert dist.post({"events": [], "extra": 1}).status_code == 400
-    assert dist.post("just text").status_code == 400
+    assert sqlite_dist.post({"events": "x"}).status_code == 400
+    assert sqlite_dist.post({"events": []}).status_code == 400
+    assert sqlite_dist.post({"events": [], "extra": 1}).status_code == 400
+    assert sqlite_dist.post("just text").status_code == 400
 
 
 def test_a_batch_reports_per_item(dist: Dist) -> None:
@@ -184,24 +184,24 @@ def test_conditions_see_event_data_and_contact(dist: Dist) -> None:
     assert test["decisions"][0]["reason"] == "condition_false"
 
 
-def test_event_type_lists_and_prefixes(dist: Dist) -> None:
-    a = dist.send("p1", "t.multi", contact(1, phone="+15551110001"))
-    b = dist.send("p2", "t.prefix.anything", contact(2, phone="+15551110002"))
+def test_event_type_lists_and_prefixes(sqlite_dist: Dist) -> None:
+    a = sqlite_dist.send("p1", "t.multi", contact(1, phone="+15551110001"))
+    b = sqlite_dist.send("p2", "t.prefix.anything", contact(2, phone="+15551110002"))
     assert a["decisions"][0]["survey"] == b["decisions"][0]["survey"] == "t-email"
     assert [s["channel"] for s in a["decisions"][0]["invitation"]["steps"]] == ["sms", "email"]
     assert [s["status"] for s in a["decisions"][0]["invitation"]["steps"]] == ["scheduled", "planned"]
     assert b["decisions"][0]["outcome"] == "scheduled"
 
 
-def test_delay_and_expiry_count_from_the_event(dist: Dist) -> None:
-    fresh = dist.send("d1", "t.delay", contact(1), occurred_at="2026-11-23T11:55:00Z")
+def test_delay_and_expiry_count_from_the_event(sqlite_dist: Dist) -> None:
+    fresh = sqlite_dist.send("d1", "t.delay", contact(1), occurred_at="2026-11-23T11:55:00Z")
     step = fresh["decisions"][0]["invitation"]["steps"][0]
     assert step["scheduled_for"] == "2026-11-23T12:05:00Z"  # 10 minutes after the event
     assert fresh["decisions"][0]["trigger"] == "delayed"
-    late = dist.send("d2", "t.delay", contact(2), occurred_at="2026-11-23T09:00:00Z")
+    late = sqlite_dist.send("d2", "t.delay", contact(2), occurred_at="2026-11-23T09:00:00Z")
     assert late["decisions"][0]["outcome"] == "suppressed"
     assert late["decisions"][0]["reason"] == "expired"
-    old = dist.send("d3", "t.delay", contact(3), occurred_at="2026-11-23T11:10:00Z")
+    old = sqlite_dist.send("d3", "t.delay", contact(3), occurred_at="2026-11-23T11:10:00Z")
     # 10 minutes after the event is already past: the first step goes now.
     assert old["decisions"][0]["invitation"]["steps"][0]["scheduled_for"] == "2026-11-23T12:00:00Z"
 
@@ -242,8 +242,8 @@ def test_list_and_filters(dist: Dist) -> None:
     assert dist.get("/api/v1/events/nope").status_code == 404
 
 
-def test_received_at_is_the_clock(dist: Dist) -> None:
-    body = dist.send("r1", "t.email", contact(1))
+def test_received_at_is_the_clock(sqlite_dist: Dist) -> None:
+    body = sqlite_dist.send("r1", "t.email", contact(1))
     assert body["received_at"] == T0.isoformat() + "Z"
 
 
@@ -260,7 +260,7 @@ def test_the_event_detail_shows_every_step(dist: Dist) -> None:
     assert steps[0]["history"][0] == {"at": "2026-11-23T12:00:00Z", "status": "scheduled"}
 
 
-def test_the_policy_in_force(dist: Dist) -> None:
-    body = dist.get("/api/v1/policy").get_json()
+def test_the_policy_in_force(sqlite_dist: Dist) -> None:
+    body = sqlite_dist.get("/api/v1/policy").get_json()
     assert body["frequency"] == [{"max_surveys": 2, "per": "30d"}]
     assert body["quiet_hours"]["start"] == "21:00"

@@ -159,7 +159,8 @@ def test_a_failing_job_is_retried_then_failed_then_retried_by_hand(dist: Dist, s
     assert dist.client.post("/api/v1/jobs/99999/retry", headers=dist.headers).status_code == 404
 
 
-def test_a_refused_recipient_is_not_retried(dist: Dist, smtp: SmtpSink) -> None:
+def test_a_refused_recipient_is_not_retried(sqlite_dist: Dist, smtp: SmtpSink) -> None:
+    dist = sqlite_dist
     dist.app.config["SMTP_URL"] = smtp.url
     dist.send("refused", "t.email", {"id": "r", "email": "nobody@refused.example"})
     dist.run()
