@@ -21,6 +21,7 @@ import argparse
 import itertools
 import threading
 import time
+import xml.etree.ElementTree as ET
 from typing import Any
 
 from bench.harness import Client, app_environment, console, drive, report, serve
@@ -82,14 +83,17 @@ def caller_scenario(port: int, pause: float = 0.0) -> Any:
 
 
 def bare_scenario(port: int) -> Any:
+    """The same client work per request as a simulated caller (Twilio's parameters, a
+    signature, the TwiML parsed), against the bare endpoint."""
     url = f"http://127.0.0.1:{port}/bare/twiml"
-    params = {"AccountSid": ACCOUNT_SID, "CallSid": "CA" + "1" * 32, "CallStatus": "in-progress",
-              "From": "+15557654321", "To": SUPPORT_EN, "Digits": "7", "Direction": "inbound"}
-    headers = {"X-Twilio-Signature": sign(url, params)}
+    calls = itertools.count()
 
     def scenario(client: Client, i: int) -> None:
-        status, _, _ = client.post("/bare/twiml", params, headers=headers)
-        if status != 200:
+        params = {"AccountSid": ACCOUNT_SID, "ApiVersion": "2010-04-01", "CallSid": f"CA{next(calls):032d}",
+                  "CallStatus": "in-progress", "Direction": "inbound", "From": "+15557654321",
+                  "To": SUPPORT_EN, "Called": SUPPORT_EN, "Caller": "+15557654321", "Digits": "7"}
+        status, body, _ = client.post("/bare/twiml", params, headers={"X-Twilio-Signature": sign(url, params)})
+        if status != 200 or ET.fromstring(body).tag != "Response":
             raise RuntimeError(f"bare endpoint answered {status}")
 
     return scenario
