@@ -169,9 +169,10 @@ def message_id_for(row: EmailMessage) -> str:
     return f"<feedback.{row.kind}.{row.id}.{digest}@{domain}>"
 
 
-def compose(row: EmailMessage) -> tuple[render.Rendered, Any]:
+def compose(row: EmailMessage, compiled: Any = None) -> tuple[render.Rendered, Any]:
     """The rendered email and the MIME message of a row."""
-    _version, compiled = ops.current_version(row.survey_id)
+    if compiled is None:
+        _version, compiled = ops.current_version(row.survey_id)
     rendered = render.render_invitation(
         compiled,
         context=row.context or {},
@@ -215,7 +216,7 @@ def send(message_id: int) -> str:
         db.session.commit()
         return "skipped"
     try:
-        ops.current_version(row.survey_id)
+        _version, compiled = ops.current_version(row.survey_id)
     except NotFound:
         row.status, row.reason, row.error = "skipped", "survey_inactive", f"survey '{row.survey_id}' is not active"
         row.updated_at = now
@@ -229,7 +230,7 @@ def send(message_id: int) -> str:
         schedule("send_email", row.id, run_at=quiet.until, dedupe_key=f"email:{row.id}:send:{quiet.until.isoformat()}")
         db.session.commit()
         return "deferred"
-    rendered, msg = compose(row)
+    rendered, msg = compose(row, compiled)
     try:
         how, path = transport.deliver(msg, current_app.config, current_app.instance_path, f"{row.kind}-{row.id}")
     except transport.PermanentFailure as e:
@@ -248,7 +249,6 @@ def send(message_id: int) -> str:
     row.sent_at = now
     row.updated_at = now
     if row.kind == "invitation":
-        _, compiled = ops.current_version(row.survey_id)
         for n, days in enumerate(sorted(set(compiled.survey.email.reminder_days)), start=1):
             if days <= 0:
                 continue
