@@ -16,6 +16,7 @@ import json
 from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy.exc import OperationalError
 
 from feedback import jobs as outbox
 from feedback.api.auth import require_api_key
@@ -49,7 +50,18 @@ def post_events() -> Any:
     except (ValueError, UnicodeDecodeError) as e:
         return _error(400, "invalid_json", f"the body is not valid JSON: {e}")
     key = getattr(g, "api_key", None)
-    result = dist.receive(payload, api_key_id=key.id if key is not None else None)
+    try:
+        result = dist.receive(payload, api_key_id=key.id if key is not None else None)
+    except OperationalError as e:
+        db.session.rollback()
+        if not dist._busy(e):
+            raise
+        resp = _error(
+            503, "busy",
+            "the database is busy; send the same request again (events already stored are reported as duplicates)",
+        )
+        resp.headers["Retry-After"] = "1"
+        return resp
     resp = jsonify(result.body)
     resp.status_code = result.status
     return resp

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from feedback.errors import FeedbackError
 from feedback.jobs import clock, schedule, schedule_many
@@ -218,19 +219,28 @@ def accept(
     triggers = active_triggers()
     for start in range(0, len(fresh), CHUNK):
         chunk = fresh[start : start + CHUNK]
-        try:
-            batch = _new_batch(triggers, [events[i] for i in chunk])
-            built = [(i, _store_and_decide(events[i], now, api_key_id, source, batch)) for i in chunk]
-            _write_first_jobs(batch)
-            for i, finish in built:
-                results[i] = finish()
-            db.session.commit()
-        except IntegrityError:
-            # Someone stored one of these ids (or created one of these contacts) at the same
-            # moment: take them one at a time, each in its own transaction.
-            db.session.rollback()
-            for i in chunk:
-                results[i] = _accept_alone(events[i], now, api_key_id, source, triggers)
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                batch = _new_batch(triggers, [events[i] for i in chunk])
+                built = [(i, _store_and_decide(events[i], now, api_key_id, source, batch)) for i in chunk]
+                _write_first_jobs(batch)
+                for i, finish in built:
+                    results[i] = finish()
+                db.session.commit()
+            except IntegrityError:
+                # Someone stored one of these ids (or created one of these contacts) at the
+                # same moment: take them one at a time, each in its own transaction.
+                db.session.rollback()
+                for i in chunk:
+                    results[i] = _accept_alone(events[i], now, api_key_id, source, triggers)
+            except OperationalError as e:
+                # SQLite: another process holds the write lock; wait a little and redo.
+                db.session.rollback()
+                if not _busy(e) or attempt == BUSY_RETRIES:
+                    raise
+                time.sleep(0.05 * 2**attempt)
+                continue
+            break
         db.session.expunge_all()  # the next transaction starts with an empty session
     for i, e in enumerate(events):
         if results[i] is None:  # the same id earlier in this batch
@@ -239,6 +249,14 @@ def accept(
                 raise RuntimeError(f"event {e.id} vanished")
             results[i] = duplicate_result(row, e)
     return [r for r in results if r is not None]
+
+
+BUSY_RETRIES = 6
+
+
+def _busy(e: OperationalError) -> bool:
+    text = str(e.orig if e.orig is not None else e).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _new_batch(triggers: list[Trigger], events: Sequence[EventIn]) -> _Batch:
