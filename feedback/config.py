@@ -94,6 +94,8 @@ def load_config(instance_path: str, overrides: Mapping[str, Any] | None = None) 
         overrides and "SESSION_COOKIE_SECURE" in overrides
     ):
         config["SESSION_COOKIE_SECURE"] = True
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = _instance_secret(instance_path)
     url = str(config["DATABASE_URL"])
     if url.startswith("postgres://"):
         url = "postgresql+psycopg://" + url[len("postgres://") :]
