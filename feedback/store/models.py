@@ -404,3 +404,13 @@ def _install_sqlite_pragmas() -> None:
 
 
 _install_sqlite_pragmas()
+
+
+def _install_sqlite_write_lock() -> None:
+    """SQLite writers queue for the write lock (see :mod:`feedback.store.sqlite_lock`)."""
+    from .sqlite_lock import install
+
+    install()
+
+
+_install_sqlite_write_lock()
