@@ -19,7 +19,17 @@ Principles:
 Documented choices:
 
 * A number with a fractional part for a whole-number question (a scale, or a ``number``
-  question with ``integer: true``) is ``out_of_range`` (detail "not a whole number").
+  question with ``integer: true``) is ``not_whole`` (the hint asks for a whole number).
+* A bound is not a number: "more than 5", "at least 3", "10+", "over 8", "5 or more",
+  "up to 4", "nearly 10", 不到3次, 三次以上, 至少两次, 十多次 are ``inexact`` (re-prompted,
+  on scales too). An approximation is the respondent's own estimate and is accepted:
+  "about 3", "around 3", "roughly 3", "3 or so", "~3", 大概3次, 三次左右 are 3.
+* Yes/no idioms are read as a person would: the longer phrase wins over the words inside it
+  ("no problem", "not a problem", "no worries", "no doubt", "why not", 没问题, 没毛病 are yes;
+  木有, 冇 are no). When the question asks whether the respondent *had* a problem ("Did you
+  have any problems?", 遇到问题了吗) "no problem" / 没问题 is a no and 有问题 a yes. Hedges
+  ("kind of", "sort of", "I guess", "not quite", 也不是, 不完全, 马马虎虎) are ``ambiguous``.
+  👍 / 👎 (and ✅ / ❌) are yes / no on yes/no questions only, never a scale point.
 * ``number`` answers are ``int`` when integral, ``float`` otherwise (only possible when
   ``question.integer`` is false).
 * For scales, a bare number wins over a "weak" label such as 满分 / "full marks"; a number that
@@ -58,7 +68,10 @@ __all__ = [
 
 Modality = Literal["keypad", "speech", "text", "web", "email"]
 MODALITIES: tuple[str, ...] = ("keypad", "speech", "text", "web", "email")
-Reason = Literal["empty", "unrecognised", "ambiguous", "out_of_range", "too_long", "too_few", "too_many"]
+Reason = Literal[
+    "empty", "unrecognised", "ambiguous", "inexact", "out_of_range", "not_whole", "too_long", "too_few",
+    "too_many",
+]
 
 
 # -- results -----------------------------------------------------------------------------------
@@ -513,17 +526,38 @@ def parse_number(text: str) -> float | int | None:
 # -- yes / no ----------------------------------------------------------------------------------
 
 _YES, _NO, _NEUTRAL, _WEAK_YES, _IGNORE = "yes", "no", "neutral", "weak_yes", "ignore"
+#: "No problem" and "还有问题" mean yes or no depending on the question: "Was your problem
+#: solved?" "No problem." is a yes; "Did you have any problems?" "No problem." is a no.
+_NO_PROBLEM, _HAS_PROBLEM = "no_problem", "has_problem"
 _YES_NO = _Lexicon(
     [(p, _YES) for p in (
         "y", "yes", "yep", "yeah", "yup", "ya", "yea", "yes please", "sure", "of course",
         "correct", "absolutely", "definitely", "it was", "it did", "i did",
         "indeed", "right", "that's right", "that is right", "true", "affirmative",
-        "certainly", "totally", "uh huh", "yes it was", "sure was",
+        "certainly", "totally", "uh huh", "yes it was", "sure was", "exactly", "precisely",
+        "you bet", "why not", "no doubt", "no doubt about it", "without a doubt",
+        "no question about it", "all good", "no complaints", "solved", "resolved", "fixed",
+        "sorted", "all sorted", "problem solved",
         "是", "是的", "是啊", "是呀", "对", "对的", "对啊", "对呀", "没错", "不错", "有", "有的",
         "好", "好的", "行", "可以", "当然", "正确", "解决了", "已解决", "已经解决", "确定",
-        "没问题", "肯定",
+        "肯定", "对对", "对对对", "嗯呢", "是滴", "对滴", "当然是",
+        "\U0001f44d", "\U0001f44c", "\u2705", "\u2714",  # thumbs up, OK hand, check marks
     )]
-    + [(p, _WEAK_YES) for p in ("ok", "okay", "i think so", "嗯", "嗯嗯", "恩", "嗯哼")]
+    + [(p, _NO_PROBLEM) for p in (
+        "no problem", "no problems", "no problem at all", "not a problem", "not a problem at all",
+        "no worries", "no worries at all", "no issue", "no issues", "no trouble",
+        "没问题", "没有问题", "没啥问题", "没什么问题", "没有任何问题", "完全没问题", "都没问题",
+        "木有问题", "没毛病", "应该没问题", "好像没问题", "好像没有问题", "应该没有问题",
+    )]
+    + [(p, _HAS_PROBLEM) for p in (
+        "still a problem", "still have a problem", "still have problems", "still having problems",
+        "有问题", "还有问题", "问题还在", "还是有问题",
+    )]
+    + [(p, _WEAK_YES) for p in (
+        "ok", "okay", "i think so", "i guess so", "i suppose so", "i believe so", "can't complain",
+        "嗯", "嗯嗯", "恩", "嗯哼", "还行", "还行吧", "还可以", "算是吧", "好像是", "好像是的",
+        "应该是", "应该是的",
+    )]
     + [(p, _NO) for p in (
         "n", "no", "nope", "nah", "not really", "not at all", "no it wasn't", "it wasn't",
         "it wasnt", "it was not", "wasn't", "wasnt", "was not", "it isn't", "it is not",
@@ -531,33 +565,71 @@ _YES_NO = _Lexicon(
         "did not", "haven't", "hasn't", "don't", "dont", "do not", "i don't think so",
         "absolutely not", "definitely not", "of course not", "certainly not", "not yet",
         "no way", "not correct", "not right", "that's not right", "that is not right",
-        "not true", "no thanks", "no thank you", "it's not", "it is not",
+        "not true", "no thanks", "no thank you", "it's not", "it is not", "i think not",
+        "i guess not", "i suppose not", "not a chance", "no chance", "hell no",
+        "not solved", "not resolved", "not fixed", "not sorted", "unsolved", "unresolved",
+        "wasn't solved", "wasn't resolved", "wasn't fixed", "isn't solved", "isn't resolved",
+        "isn't fixed", "never solved", "never resolved", "never fixed", "still broken",
         "不", "不是", "否", "没有", "没", "不对", "没解决", "没有解决", "未解决", "还没", "还没有",
         "还没解决", "还没有解决", "并没有", "不行", "不好", "不可以", "错", "错了", "不正确",
-        "不用", "不要", "没能解决", "不能",
+        "不用", "不要", "没能解决", "不能", "不太", "不太好", "不太行", "不怎么样", "不怎么好", "木有", "莫有", "冇", "冇有", "没得",
+        "好像没有", "好像没", "好像不是", "应该没有", "应该没", "应该不是",
+        "\U0001f44e", "\u274c", "\u2716",  # thumbs down, crosses
     )]
     + [(p, _NEUTRAL) for p in (
         "maybe", "perhaps", "not sure", "unsure", "i don't know", "i dont know", "don't know",
         "dont know", "dunno", "kind of", "kinda", "sort of", "partly", "partially",
-        "somewhat", "i guess", "more or less", "no idea",
+        "somewhat", "i guess", "i suppose", "more or less", "no idea", "not exactly", "not quite",
+        "not completely", "not entirely", "not fully", "not necessarily", "not totally",
+        "so so", "so-so", "never mind", "half and half", "not bad",
         "不知道", "不确定", "不一定", "不好说", "说不好", "说不清", "也许", "可能", "有可能",
         "好像", "差不多", "还好", "有点", "有一点", "一般", "不清楚", "部分解决", "解决了一部分",
-        "没关系", "或许", "大概", "not bad",
+        "没关系", "或许", "大概", "不完全", "不完全是", "也不是", "也不全是", "不全是", "不全",
+        "不太确定", "一半一半", "马马虎虎", "凑合",
     )]
     + [(p, _IGNORE) for p in ("但是", "可是", "还是", "只是", "要是", "于是", "总是", "就是说")]
 )
 _YES_NO_WORDS = {"1": True, "2": False, "one": True, "two": False, "一": True, "二": False}
 
+#: A yes/no question that asks whether the respondent had a problem ("Did you have any
+#: problems?", 您遇到问题了吗？): there "no problem" is a no.
+_PROBLEM_QUESTION = re.compile(
+    r"(?<![a-z])(?:any|have|has|had|having|experience[sd]?|experiencing|encounter(?:ed|s)?|"
+    r"face[sd]?|facing|run into|ran into|notice[sd]?|see|saw)\s+(?:any\s+|a\s+|an\s+|other\s+|"
+    r"more\s+|further\s+|new\s+)*(?:problems?|issues?|trouble|difficult(?:y|ies)|errors?|bugs?)"
+    r"(?![a-z])"
+    r"|(?:遇到|碰到|出现|发现|有没有|是否有|有任何|还有|存在)(?:了|过)?(?:任何|什么|其他|别的)?"
+    r"(?:问题|困难|麻烦|故障|错误)"
+)
 
-def _yes_no_verdict(text: str) -> tuple[bool | None, Reason | Literal[""]]:
-    """(value, "") or (None, reason) for a free-text yes/no reply."""
+
+def asks_about_problems(question: Question) -> bool:
+    """Whether a yes/no question asks if the respondent had a problem (any locale)."""
+    texts = _ltexts(question.text)
+    for channel in ("ivr", "sms", "chat", "web", "email"):
+        texts += _ltexts(getattr(getattr(question, channel, None), "text", None))
+    return any(_PROBLEM_QUESTION.search(_norm(t)) for t in texts)
+
+
+def _yes_no_verdict(
+    text: str, *, problem_question: bool = False
+) -> tuple[bool | None, Reason | Literal[""]]:
+    """(value, "") or (None, reason) for a free-text yes/no reply.
+
+    Longer phrases win over the words inside them ("no problem" over "no", 没毛病 over 没,
+    "not sure" over "not"); a reply holding both a yes and a no, or a hedge ("kind of",
+    也不是, 不完全), is ambiguous and re-prompted.
+    """
     norm = _norm(text)
     bare = _bare(text)
-    if not bare:
-        return None, "empty" if not norm else "unrecognised"
+    if not norm:
+        return None, "empty"
     if bare in _YES_NO_WORDS:
         return _YES_NO_WORDS[bare], ""
-    kinds = {hit.payloads[0] for hit in _YES_NO.find(norm)}
+    flips = {_NO_PROBLEM: _NO, _HAS_PROBLEM: _YES} if problem_question else {
+        _NO_PROBLEM: _YES, _HAS_PROBLEM: _NO
+    }
+    kinds = {flips.get(hit.payloads[0], hit.payloads[0]) for hit in _YES_NO.find(norm)}
     if _NEUTRAL in kinds:
         return None, "ambiguous"
     if _YES in kinds and _NO in kinds:
@@ -686,9 +758,41 @@ def _scale_numbers(norm: str, lo: int, hi: int) -> tuple[list[Number] | None, st
     return _numbers(text), (other[0] if other else "")
 
 
+#: A number given as a bound ("more than 5", "at least 3", "10+", 三次以上, 不到3次) is not a
+#: value: re-prompted as ``inexact``. Approximations ("about 3", "around 3", 大概3次, 3次左右)
+#: are the respondent's answer and are accepted.
+_BOUND_BEFORE = re.compile(
+    r"(?<![a-z])(?:(?:more|greater|higher|bigger|larger|less|fewer|lower|smaller|better|worse)\s+than|"
+    r"over|above|under|below|beyond|at\s+least|at\s+most|at\s+the\s+(?:least|most)|up\s+to|"
+    r"upwards?\s+of|in\s+excess\s+of|almost|nearly|close\s+to|shy\s+of|north\s+of|south\s+of)"
+    r"\s*(?:(?:a|an|like|about|around|maybe)\s+)?-?\d"
+    r"|(?:超过|多于|大于|高于|不止|至少|起码|最少|最多|至多|顶多|不超过|不到|少于|小于|低于|不足|将近|"
+    r"接近|几乎|快要|快|不下于|不下)\s*了?\s*-?\d"
+)
+_BOUND_AFTER = re.compile(
+    r"\d\s*(?:\+(?!\s*-?\d)|plus(?!\s*\d)(?![a-z])"
+    r"|(?:[a-z]+\s+)?(?:or|and)\s+(?:more|over|above|higher|greater|up|upwards|less|fewer|under|"
+    r"below|lower|counting)(?![a-z])"
+    r"|(?:[a-z]+\s+)?(?:at\s+(?:the\s+)?(?:most|least)|max(?:imum)?|minimum|tops)(?![a-z]))"
+    r"|\d\s*(?:次|个|分|天|小时|人|元|块|遍|回|年|月|周|星期|岁|件|单|位|台|分钟)?\s*"
+    r"(?:以上|以下|以内|之内|之上|之下|多|出头|不到|开外|有余|往上|不止)"
+)
+
+
+def _is_bound(digitised: str) -> bool:
+    """Whether a digitised reply gives a bound instead of a number ("more than 5", "10+")."""
+    if _BOUND_AFTER.search(digitised):
+        return True
+    for m in _BOUND_BEFORE.finditer(digitised):
+        # "9 over 10" is a score out of ten, not "over 10".
+        if not re.search(r"\d\s*$", digitised[: m.start()]):
+            return True
+    return False
+
+
 def _check_scale(value: Number, lo: int, hi: int) -> Result:
     if isinstance(value, float) and not value.is_integer():
-        return _nu("out_of_range", f"{value} is not a whole number")
+        return _nu("not_whole", f"{value} is not a whole number")
     if not lo <= value <= hi:
         return _nu("out_of_range", f"{_fmt(value)} is not between {lo} and {hi}")
     return Understood(int(value))
@@ -703,6 +807,8 @@ def _scale_text(q: Question, text: str, ctx: _Ctx) -> Result:
         return _nu("unrecognised", "number too long")
     if other_scale:
         return _nu("ambiguous", f"answered out of {other_scale}, the scale is {lo}-{hi}")
+    if _is_bound(_digitise(norm)):
+        return _nu("inexact", "a bound, not a number")
     lexicon = _scale_lexicon(q, lo, hi)
     hits = lexicon.find(norm)
     strong = {v for h in hits if not _is_negated(norm, h) for v, weak in h.payloads if not weak}
@@ -763,7 +869,7 @@ def _fuzzy(reply: str, candidates: Sequence[tuple[str, Any]], *, ngrams: bool = 
 def _check_number(q: Question, value: Number) -> Result:
     """Range and integer checks of a ``number`` question."""
     if q.integer and isinstance(value, float) and not value.is_integer():
-        return _nu("out_of_range", f"{value} is not a whole number")
+        return _nu("not_whole", f"{value} is not a whole number")
     if q.min is not None and value < q.min:
         return _nu("out_of_range", f"{_fmt(value)} is below {_fmt(q.min)}")
     if q.max is not None and value > q.max:
@@ -779,7 +885,10 @@ _EN_COUNT_WORDS = re.compile(r"(?<![a-z'])(" + "|".join(_EN_COUNTS) + r")(?![a-z
 def _number_text(q: Question, text: str, ctx: _Ctx) -> Result:
     """A ``number`` question from free text or speech."""
     norm = _EN_COUNT_WORDS.sub(lambda m: f" {_EN_COUNTS[m.group(1)]} ", _norm(text))
-    values = _numbers(_digitise(norm))
+    digitised = _digitise(norm)
+    if _is_bound(digitised):
+        return _nu("inexact", "a bound, not a number")
+    values = _numbers(digitised)
     if values is None:
         return _nu("unrecognised", "number too long")
     distinct = _distinct(values)
@@ -794,7 +903,7 @@ def _number_text(q: Question, text: str, ctx: _Ctx) -> Result:
 
 
 def _yes_no_text(q: Question, text: str, ctx: _Ctx) -> Result:
-    value, reason = _yes_no_verdict(text)
+    value, reason = _yes_no_verdict(text, problem_question=asks_about_problems(q))
     if value is None:
         detail = "both yes and no, or unsure" if reason == "ambiguous" else "neither yes nor no"
         return _nu(reason or "unrecognised", detail)
@@ -1077,8 +1186,11 @@ def _form_single_value(raw: str | list[str]) -> str | None:
 
 def _form_scale(q: Question, raw: Any, ctx: _Ctx) -> Result:
     value = _form_single_value(raw)
-    if value is None or not re.fullmatch(r"-?\d{1,15}", value):
+    if value is not None and re.fullmatch(r"-?\d{1,15}\.\d{1,15}", value) and not float(value).is_integer():
+        return _nu("not_whole", f"{value} is not a whole number")
+    if value is None or not re.fullmatch(r"-?\d{1,15}(?:\.0+)?", value):
         return _nu("unrecognised", "a whole number is expected")
+    value = value.split(".")[0]
     lo, hi = q.scale_range or (1, 5)
     return _check_scale(int(value), lo, hi)
 
