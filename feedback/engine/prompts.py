@@ -289,18 +289,32 @@ def speech_hints(survey: Survey, q: Question, locale: str) -> list[str]:
 # -- hints -------------------------------------------------------------------------------------
 
 
+#: Channels where the respondent fills in a form: a hint reads like form validation there,
+#: never like a conversation ("I didn't get that").
+FORM_CHANNELS = ("web", "email")
+
+
 def hint_lead(q: Question, reason: str, channel: str, locale: str) -> str:
-    """The first sentence after a reply that could not be used: what went wrong."""
+    """The first sentence after a reply that could not be used: what went wrong.
+
+    Empty on a web or email form, where the expectation alone says what to fix.
+    """
+    if reason == "required":
+        return tr(locale, "This question needs an answer.")
+    if channel in FORM_CHANNELS:
+        return ""
     if reason == "no_input":
         if channel == "ivr":
             return tr(locale, "Sorry, I didn't hear anything.")
         return tr(locale, "Sorry, I didn't get an answer.")
-    if reason == "required":
-        return tr(locale, "This question needs an answer.")
     if reason == "not_confirmed":
         return tr(locale, "OK, let's try again.")
     if reason == "ambiguous" and q.type != "yes_no":
         return tr(locale, "Sorry, please give just one answer.")
+    if reason == "inexact":
+        return tr(locale, "Sorry, please give one exact number.")
+    if reason == "not_whole":
+        return tr(locale, "Sorry, that is not a whole number.")
     if reason == "out_of_range":
         if q.type in ("single_choice", "multiple_choice"):
             return tr(locale, "Sorry, there is no option with that number.")
@@ -312,6 +326,8 @@ def expectation(survey: Survey, q: Question, channel: str, locale: str) -> str:
     """One sentence saying what answer is expected (on the phone: how to key or say it)."""
     if channel == "ivr":
         return ivr_instructions(survey, q, locale)
+    if channel in FORM_CHANNELS:
+        return form_expectation(q, locale)
     rng = q.scale_range
     if rng is not None:
         return tr(locale, "Please answer with a number from %(min)d to %(max)d.", min=rng[0], max=rng[1])
@@ -336,6 +352,37 @@ def expectation(survey: Survey, q: Question, channel: str, locale: str) -> str:
         if q.max is not None:
             return tr(locale, "Please answer with a number of at most %(max)s.", max=_num(q.max))
         return tr(locale, "Please answer with a number.")
+    return tr(locale, "Please type your answer.")
+
+
+def form_expectation(q: Question, locale: str) -> str:
+    """What a web or email form expects, worded like form validation."""
+    rng = q.scale_range
+    if rng is not None:
+        return tr(locale, "Please choose a number from %(min)d to %(max)d.", min=rng[0], max=rng[1])
+    if q.type == "yes_no":
+        return tr(locale, "Please choose yes or no.")
+    if q.type == "multiple_choice":
+        return tr(locale, "Please pick one or more of the options.")
+    if q.type == "single_choice":
+        return tr(locale, "Please pick one of the options.")
+    if q.type == "number":
+        lo, hi = q.min, q.max
+        if q.integer:
+            if lo is not None and hi is not None:
+                return tr(locale, "Please enter a whole number from %(min)s to %(max)s.", min=_num(lo), max=_num(hi))
+            if lo is not None:
+                return tr(locale, "Please enter a whole number of at least %(min)s.", min=_num(lo))
+            if hi is not None:
+                return tr(locale, "Please enter a whole number of at most %(max)s.", max=_num(hi))
+            return tr(locale, "Please enter a whole number.")
+        if lo is not None and hi is not None:
+            return tr(locale, "Please enter a number from %(min)s to %(max)s.", min=_num(lo), max=_num(hi))
+        if lo is not None:
+            return tr(locale, "Please enter a number of at least %(min)s.", min=_num(lo))
+        if hi is not None:
+            return tr(locale, "Please enter a number of at most %(max)s.", max=_num(hi))
+        return tr(locale, "Please enter a number.")
     return tr(locale, "Please type your answer.")
 
 
@@ -373,10 +420,33 @@ def join_sentences(*parts: str) -> str:
     return out
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def confirmation(survey: Survey, q: Question, value: Any, locale: str) -> str:
-    """'Did you say 8? Press 1 or say yes if that is right, 2 or no if not.'"""
+    """The spoken check of low-confidence speech: "I heard 8. Is that right? ...".
+
+    A number is said as it is; a yes/no value as "I heard you say yes" (我听到您说“是”);
+    a label or free text is quoted ("I heard “Billing”", 我听到的是“账单”), so that it
+    never runs into the sentence around it.
+    """
     said = format_answer(survey, q, value, locale)
-    return tr(locale, "I heard %(value)s. Is that right? Press 1 or say yes, press 2 or say no.", value=said)
+    if _is_number(value):
+        return tr(locale, "I heard %(value)s. Is that right? Press 1 or say yes, press 2 or say no.", value=said)
+    if isinstance(value, bool):
+        return tr(
+            locale, "I heard you say %(value)s. Is that right? Press 1 or say yes, press 2 or say no.", value=said
+        )
+    return tr(locale, "I heard “%(value)s”. Is that right? Press 1 or say yes, press 2 or say no.", value=said)
+
+
+def text_confirmation(survey: Survey, q: Question, value: Any, locale: str) -> str:
+    """The written check of a low-confidence answer (SMS, chat): "Did you mean 8? ..."."""
+    said = format_answer(survey, q, value, locale)
+    if _is_number(value):
+        return tr(locale, "Did you mean %(value)s? Reply YES or NO.", value=said)
+    return tr(locale, "Did you mean “%(value)s”? Reply YES or NO.", value=said)
 
 
 def _num(value: float) -> str:

@@ -85,8 +85,7 @@ def messages(interview: Interview, state: State, events: list[Event], channel: s
         elif isinstance(ev, Reprompt):
             out.append(Message(ev.hint, ev.question_id, kind="reprompt"))
         elif isinstance(ev, ConfirmationRequested):
-            text = tr(loc, "Did you mean %(value)s? Reply YES or NO.",
-                           value=prompts.format_answer(survey, interview.question(ev.question_id), ev.value, loc))
+            text = prompts.text_confirmation(survey, interview.question(ev.question_id), ev.value, loc)
             replies = [{"label": tr(loc, "Yes"), "value": "yes"}, {"label": tr(loc, "No"), "value": "no"}]
             out.append(Message(text, ev.question_id, replies if channel == "chat" else [], kind="confirm"))
         elif isinstance(ev, SurveyCompleted):

@@ -14,8 +14,10 @@ from feedback.definition.templates import parse_template
 from feedback.engine import prompts
 from feedback.engine.interview import (
     Digits,
+    FormValues,
     Interview,
     NoInput,
+    Reprompt,
     Speech,
     Text,
 )
@@ -308,3 +310,104 @@ def test_chinese_prompts_use_chinese_punctuation() -> None:
         text = catalog.get(msgid).string
         if any("\u4e00" <= ch <= "\u9fff" for ch in text):
             assert not any(mark in text for mark in ("?", "!", ". ", ", ")), (msgid, text)
+
+
+# -- confirmations and form hints ---------------------------------------------------------------
+
+
+def _to_resolved(interview: Interview, state: Any) -> Any:
+    for digits in ("10", "4", "7", "5"):
+        state, _ = interview.resume(state, Digits(digits))
+    assert state.current == "resolved"
+    return state
+
+
+@pytest.mark.parametrize(
+    ("locale", "said", "expected"),
+    [
+        ("en", "yes", "I heard you say yes. Is that right? Press 1 or say yes, press 2 or say no."),
+        ("zh-CN", "是的", "我听到您说“是”，对吗？对请按 1 或说“是”，不对请按 2 或说“不是”。"),
+        ("zh-CN", "没有", "我听到您说“否”，对吗？对请按 1 或说“是”，不对请按 2 或说“不是”。"),
+    ],
+)
+def test_a_yes_no_value_is_confirmed_in_a_natural_sentence(
+    all_types: CompiledSurvey, locale: str, said: str, expected: str
+) -> None:
+    interview, (state, _) = phone(all_types, locale)
+    state = _to_resolved(interview, state)
+    state, events = interview.resume(state, Speech(said, 0.2))
+    (turn,) = spoken(interview, state, events)
+    assert turn.kind == "confirm" and turn.say == expected
+
+
+def test_labels_and_text_are_quoted_in_confirmations(all_types: CompiledSurvey) -> None:
+    survey = all_types.survey
+    topic = survey.question("topic")
+    assert prompts.confirmation(survey, topic, "account", "en").startswith("I heard “My account”. Is that right?")
+    assert prompts.confirmation(survey, topic, "account", "zh-CN").startswith("我听到的是“我的账户”，对吗？")
+    assert prompts.confirmation(survey, survey.question("calls"), 3, "zh-CN").startswith("我听到的是3，对吗？")
+    assert prompts.text_confirmation(survey, survey.question("resolved"), True, "en") == (
+        "Did you mean “yes”? Reply YES or NO.")
+    assert prompts.text_confirmation(survey, survey.question("calls"), 3, "zh-CN") == "您是指3吗？请回复“是”或“否”。"
+
+
+def web_hint(survey: CompiledSurvey, locale: str, values: dict[str, Any]) -> str:
+    interview = Interview(survey)
+    state, _ = interview.start(channel="web", locale=locale, seed=1)
+    for qid, value in values.items():
+        assert state.current == qid
+        state, events = interview.resume(state, FormValues({qid: value}))
+    (reprompt,) = [e for e in events if isinstance(e, Reprompt)]
+    return reprompt.hint
+
+
+@pytest.mark.parametrize(
+    ("locale", "values", "expected"),
+    [
+        ("en", {"nps": "11"}, "Please choose a number from 0 to 10."),
+        ("en", {"nps": "banana"}, "Please choose a number from 0 to 10."),
+        ("zh-CN", {"nps": "11"}, "请选择 0 到 10 之间的数字。"),
+        ("en", {"nps": "2.5"}, "Please choose a number from 0 to 10."),
+        ("en", {"nps": "10", "csat": "4", "ces": "7", "speed": "5", "resolved": "perhaps"}, "Please choose yes or no."),
+        ("zh-CN", {"nps": "10", "csat": "4", "ces": "7", "speed": "5", "resolved": "perhaps"}, "请选择“是”或“否”。"),
+        ("en", {"nps": "10", "csat": "4", "ces": "7", "speed": "5", "resolved": "yes", "topic": "x"},
+         "Please pick one of the options."),
+        ("en", {"nps": "10", "csat": "4", "ces": "7", "speed": "5", "resolved": "yes", "topic": "billing",
+                "calls": "2.5"}, "Please enter a whole number from 0 to 20."),
+        ("zh-CN", {"nps": "10", "csat": "4", "ces": "7", "speed": "5", "resolved": "yes", "topic": "billing",
+                   "calls": "30"}, "请输入 0 到 20 之间的整数。"),
+        ("en", {"nps": ""}, "This question needs an answer. Please choose a number from 0 to 10."),
+    ],
+)
+def test_web_hints_read_like_form_validation(
+    all_types: CompiledSurvey, locale: str, values: dict[str, Any], expected: str
+) -> None:
+    hint = web_hint(all_types, locale, values)
+    assert hint == expected
+    assert "didn't get" not in hint and "听懂" not in hint and "Sorry" not in hint and "抱歉" not in hint
+
+
+@pytest.mark.parametrize(
+    ("channel", "locale", "replies", "expected"),
+    [
+        ("sms", "en", ["10", "4", "7", "5", "yes", "1", "2.5"],
+         "Sorry, that is not a whole number. Please answer with a number from 0 to 20."),
+        ("sms", "zh-CN", ["10", "4", "7", "5", "是", "1", "2.5"], "抱歉，这不是一个整数。请回答 0 到 20 之间的数字。"),
+        ("sms", "en", ["10", "4", "7", "5", "yes", "1", "more than 5"],
+         "Sorry, please give one exact number. Please answer with a number from 0 to 20."),
+        ("chat", "zh-CN", ["三次以上"], "抱歉，请给出一个确切的数字。请回答 0 到 10 之间的数字。"),
+        ("sms", "en", ["7.5"], "Sorry, that is not a whole number. Please answer with a number from 0 to 10."),
+    ],
+)
+def test_whole_numbers_and_bounds_get_their_own_hints(
+    all_types: CompiledSurvey, channel: str, locale: str, replies: list[str], expected: str
+) -> None:
+    out = texting(all_types, channel, locale, replies)
+    assert [(m.kind, m.text) for m in out] == [("reprompt", expected)]
+
+
+def test_a_whole_number_hint_on_the_phone(all_types: CompiledSurvey) -> None:
+    interview, (state, _) = phone(all_types)
+    state, events = interview.resume(state, Speech("seven point five", 0.9))
+    (turn,) = spoken(interview, state, events)
+    assert turn.say.startswith("Sorry, that is not a whole number. Enter a number from 0 to 10")
