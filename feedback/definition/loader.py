@@ -33,7 +33,7 @@ from .model import (
     Question,
     Survey,
 )
-from .templates import Template, parse_template
+from .templates import UNSAFE_CHARS, Template, parse_template
 
 # Words that YAML 1.1 readers (PyYAML, many editors and tools) turn into booleans.
 _YAML11_BOOLS = {"yes", "no", "on", "off", "y", "n", "true", "false"}
@@ -410,6 +410,19 @@ def _check_semantics(
         report.error(["locales"], "a locale is listed twice")
     if len(set(survey.channels)) != len(survey.channels):
         report.error(["channels"], "a channel is listed twice")
+
+    # Characters no channel can send (YAML lets "\x01" through as an escape).
+    for path, value in _collect_ltexts(survey):
+        variants = [(path, value)] if isinstance(value, str) else [(path + [k], v) for k, v in value.items()]
+        for vpath, text in variants:
+            bad = UNSAFE_CHARS.search(text)
+            if bad:
+                report.error(
+                    vpath,
+                    f"the text holds the control character U+{ord(bad.group()):04X}, which no channel "
+                    "can send; remove it",
+                    offset=bad.start(),
+                )
 
     # Translations: every text in every declared locale.
     for path, value in _collect_ltexts(survey):

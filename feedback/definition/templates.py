@@ -21,6 +21,20 @@ _BODY = re.compile(
     re.X,
 )
 ROOTS = ("answers", "contact", "event")
+
+#: Characters that XML 1.0 does not allow (C0 controls except tab, newline and carriage
+#: return; lone surrogates; U+FFFE and U+FFFF), and the C1 controls and DEL, which no
+#: prompt needs. Outside text (contact and event fields, typed answers) can hold them;
+#: they would make a TwiML <Say> or <Message> ill-formed, so rendering drops them.
+UNSAFE_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def strip_unsafe(text: str) -> str:
+    """``text`` without characters that are illegal in XML 1.0 (and C1 controls).
+
+    Everything else stays: Chinese, emoji, accents, tabs and line breaks.
+    """
+    return UNSAFE_CHARS.sub("", text)
 FILTERS = ("default",)
 
 
@@ -66,7 +80,9 @@ class Template:
             if value is None or value == "" or value == []:
                 text = part.default or ""
             else:
-                text = fmt(part, value) if fmt else str(value)
+                text = strip_unsafe(fmt(part, value) if fmt else str(value))
+                if not text:  # nothing but characters no channel can send
+                    text = part.default or ""
             if text:
                 out.append(text)
             gap = not text

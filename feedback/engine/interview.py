@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from feedback.definition.loader import CompiledSurvey
 from feedback.definition.model import Question
+from feedback.definition.templates import strip_unsafe
 from feedback.errors import EngineError, StateMismatch
 
 from . import prompts
@@ -372,7 +373,8 @@ class Interview:
                 self._failed(st, q, "unrecognised", events)
                 return
             extra = {"recording_url": inp.url, "recording_duration": inp.duration}
-            self._accept(st, q, inp.transcript or "", inp.url, "speech", None, events, extra)
+            transcript = strip_unsafe(inp.transcript or "") if isinstance(inp.transcript, str) else ""
+            self._accept(st, q, transcript, inp.url, "speech", None, events, extra)
             return
         result = understand(
             q,
@@ -476,7 +478,7 @@ class Interview:
             )
             if isinstance(result, Command) and result.name != "skip":
                 result = NotUnderstood("unrecognised")
-            raw = ",".join(map(str, value)) if isinstance(value, list | tuple) else str(value)
+            raw = strip_unsafe(",".join(map(str, value)) if isinstance(value, list | tuple) else str(value))
             before = len(events)
             self._apply(st, q, result, raw, inp.modality, None, events)
             if any(isinstance(e, Reprompt) for e in events[before:]):
@@ -602,7 +604,9 @@ def _raw_of(inp: Input) -> tuple[str, str, float | None]:
         raise EngineError(f"unsupported input {type(inp).__name__}")
     if not isinstance(raw, str):
         raise EngineError(f"{type(inp).__name__} input must carry text")
-    return raw, modality, confidence
+    # Control characters, NUL and lone surrogates are no part of an answer, and no channel
+    # document or database column can hold them.
+    return strip_unsafe(raw), modality, confidence
 
 
 def _clean_context(context: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from feedback.definition.fit import ivr_input
 from feedback.definition.model import Question, Survey, text_for
-from feedback.definition.templates import Placeholder, template
+from feedback.definition.templates import Placeholder, strip_unsafe, template
 from feedback.i18n import N_, join_list, tr
 
 #: Default end labels of the standard scales (translated through the catalogues).
@@ -37,7 +37,12 @@ class QuickReply:
 
 
 def format_answer(survey: Survey, question: Question | None, value: Any, locale: str) -> str:
-    """A typed answer as words in ``locale`` (choice labels, yes/no, numbers)."""
+    """A typed answer as words in ``locale`` (choice labels, yes/no, numbers), safe to put
+    in any channel's document (characters XML does not allow are dropped)."""
+    return strip_unsafe(_format_answer(survey, question, value, locale))
+
+
+def _format_answer(survey: Survey, question: Question | None, value: Any, locale: str) -> str:
     if value is None:
         return ""
     if question is not None:
@@ -62,14 +67,18 @@ def format_answer(survey: Survey, question: Question | None, value: Any, locale:
 
 
 def render_text(survey: Survey, source: str, locale: str, scope: Mapping[str, Any]) -> str:
-    """Render placeholders of a localised text with ``scope`` (answers, contact, event)."""
+    """Render placeholders of a localised text with ``scope`` (answers, contact, event).
+
+    The one place where outside text (contact and event fields, earlier answers) enters a
+    prompt: characters XML 1.0 does not allow are dropped, so every channel can send it.
+    """
 
     def fmt(ph: Placeholder, value: Any) -> str:
         if ph.root == "answers" and ph.path and survey.has_question(ph.path[0]):
             return format_answer(survey, survey.question(ph.path[0]), value, locale)
         return format_answer(survey, None, value, locale)
 
-    return template(source).render(scope, fmt)
+    return strip_unsafe(template(source).render(scope, fmt))
 
 
 def question_text(

@@ -52,6 +52,7 @@ import cn2an
 from rapidfuzz import fuzz
 
 from feedback.definition.model import Question
+from feedback.definition.templates import strip_unsafe
 
 __all__ = [
     "Command",
@@ -1101,8 +1102,9 @@ def _check_selection(q: Question, codes: Iterable[str]) -> Result:
 
 
 def _text_text(q: Question, text: str, ctx: _Ctx) -> Result:
-    """A ``text`` question: the stripped reply, within max_length."""
-    value = text.strip()
+    """A ``text`` question: the stripped reply, within max_length (without characters that
+    no document or database can hold, such as NUL)."""
+    value = strip_unsafe(text).strip()
     if not value:
         return _nu("empty")
     if len(value) > q.max_length:
