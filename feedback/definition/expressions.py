@@ -99,6 +99,9 @@ class AnswerInfo:
 
     type: ValueType
     codes: frozenset[str] | None = None  # choice codes of single/multiple choice questions
+    #: False when some choice codes are broken in the file (and repaired to go on checking):
+    #: an unknown code may be one of them, so it is neither reported nor are codes listed.
+    codes_complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -1079,7 +1082,7 @@ class _Checker:
         ):
             return
         code = literal.value
-        if code in info.codes:
+        if code in info.codes or not info.codes_complete:
             return
         suggestion = _suggest(code, info.codes)
         hint = (

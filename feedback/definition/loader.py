@@ -32,6 +32,7 @@ from .model import (
     SCALE_TYPES,
     Question,
     Survey,
+    text_for,
 )
 from .templates import UNSAFE_CHARS, Template, parse_template
 
@@ -398,8 +399,20 @@ def _answer_info(q: Question) -> ex.AnswerInfo:
 
 
 def _check_semantics(
-    survey: Survey, report: _Report, raw: Mapping[str, Any], unreliable: set[str] | None = None
+    survey: Survey,
+    report: _Report,
+    raw: Mapping[str, Any],
+    unreliable: set[str] | None = None,
+    written_ids: Mapping[str, str] | None = None,
+    partial_choices: set[str] | None = None,
 ) -> dict[str, ex.Expression]:
+    """Everything beyond the shape of the document.
+
+    Parts that were repaired so that checking could go on (an invalid question id becomes
+    ``invalid_N``, a broken choice code is replaced) never appear in a message: references
+    use the id as written (``written_ids``), and the codes of a question whose choices were
+    repaired (``partial_choices``) are not listed or checked until they are fixed.
+    """
     locales = survey.all_locales
     if survey.locales and survey.default_locale not in survey.locales:
         report.error(
@@ -411,8 +424,15 @@ def _check_semantics(
     if len(set(survey.channels)) != len(survey.channels):
         report.error(["channels"], "a channel is listed twice")
 
+    # Texts as written: a text that was missing or of the wrong type was replaced to go on
+    # checking, and its own problem is already reported.
+    texts = [
+        (path, value) for path, value in _collect_ltexts(survey)
+        if isinstance(_get(raw, *path), str | Mapping)
+    ]
+
     # Characters no channel can send (YAML lets "\x01" through as an escape).
-    for path, value in _collect_ltexts(survey):
+    for path, value in texts:
         variants = [(path, value)] if isinstance(value, str) else [(path + [k], v) for k, v in value.items()]
         for vpath, text in variants:
             bad = UNSAFE_CHARS.search(text)
@@ -425,7 +445,7 @@ def _check_semantics(
                 )
 
     # Translations: every text in every declared locale.
-    for path, value in _collect_ltexts(survey):
+    for path, value in texts:
         if isinstance(value, str):
             if len(locales) > 1:
                 missing = [loc for loc in locales if loc != survey.default_locale]
@@ -456,12 +476,14 @@ def _check_semantics(
         else:
             seen[q.id] = i
 
-    all_ids = [q.id for q in survey.questions]
+    names = written_ids or {}
+    all_ids = [names.get(q.id, q.id) for q in survey.questions]
     conditions: dict[str, ex.Expression] = {}
     earlier: dict[str, ex.AnswerInfo] = {}
     for i, q in enumerate(survey.questions):
         base: list[Any] = ["questions", i]
         _check_question_shape(q, base, report, raw_question=_get(raw, "questions", i))
+        _check_choice_texts(survey, q, base, report, raw_question=_get(raw, "questions", i))
         if q.show_if is not None:
             later = frozenset(all_ids[i:])
             env = ex.TypeEnv(answers=dict(earlier), later=later)
@@ -474,8 +496,14 @@ def _check_semantics(
         _check_templates(
             survey, report, base, q, available=set(earlier), all_ids=set(all_ids)
         )
-        if q.id not in earlier:
-            earlier[q.id] = ex.AnswerInfo(ex.ValueType.ANY) if q.id in (unreliable or set()) else _answer_info(q)
+        ref = names.get(q.id, q.id)
+        if ref not in earlier:
+            if q.id in (unreliable or set()):
+                earlier[ref] = ex.AnswerInfo(ex.ValueType.ANY)
+            elif q.id in (partial_choices or set()):
+                earlier[ref] = ex.AnswerInfo(_answer_info(q).type, frozenset(), codes_complete=False)
+            else:
+                earlier[ref] = _answer_info(q)
 
     for key in ("intro", "title", "description"):
         _check_text_templates(report, [key], getattr(survey, key), set(), set(all_ids))
@@ -567,7 +595,73 @@ def _check_question_shape(q: Question, base: list[Any], report: _Report, raw_que
                 )
             if raw_code in codes:
                 report.error(path, f"duplicate choice code '{raw_code}'")
+            else:
+                same = next((c for c in codes if c.lower() == raw_code.lower()), None)
+                if same is not None:
+                    report.error(
+                        path,
+                        f"choice code '{raw_code}' differs from '{same}' only by case; replies match "
+                        "codes whatever the case, so make them different",
+                    )
             codes[raw_code] = j
+
+
+def _check_choice_texts(survey: Survey, q: Question, base: list[Any], report: _Report, raw_question: Any) -> None:
+    """Labels two choices share, and aliases in a locale the survey does not declare."""
+    locales = survey.all_locales
+    seen: dict[tuple[str, str], int] = {}
+    for j, choice in enumerate(q.choices or []):
+        raw_label = _get(raw_question, "choices", j, "label")
+        if isinstance(raw_label, str | Mapping):
+            for loc in locales:
+                text = _label_key(text_for(choice.label, loc, survey.default_locale))
+                if not text:
+                    continue
+                if (loc, text) in seen:
+                    first = seen[(loc, text)]
+                    where = base + ["choices", j, "label"] + ([loc] if isinstance(raw_label, Mapping) else [])
+                    report.error(
+                        where,
+                        f"choices {first + 1} and {j + 1} have the same {loc} label "
+                        f"'{text_for(choice.label, loc, survey.default_locale)}'; respondents could not "
+                        "tell them apart",
+                    )
+                else:
+                    seen[(loc, text)] = j
+        raw_aliases = _get(raw_question, "choices", j, "aliases")
+        if not isinstance(raw_aliases, Mapping):
+            continue
+        for loc, aliases in choice.aliases.items():
+            if loc not in locales:
+                same_language = [x for x in locales if x.split("-")[0].lower() == loc.split("-")[0].lower()]
+                hint = f"; did you mean '{same_language[0]}'?" if same_language else suggest(loc, locales)
+                report.warning(
+                    base + ["choices", j, "aliases", loc],
+                    f"aliases for locale '{loc}', which is not in locales ({', '.join(locales)}){hint}",
+                    key=True,
+                )
+            for k, alias in enumerate(aliases):
+                other = next(
+                    (n for n, c in enumerate(q.choices or []) if n != j and _label_key(alias) in _names_of(c)),
+                    None,
+                )
+                if other is not None:
+                    report.warning(
+                        base + ["choices", j, "aliases", loc, k],
+                        f"alias '{alias}' also names choice {other + 1}; a reply '{alias}' will be asked again",
+                    )
+
+
+def _names_of(choice: Any) -> set[str]:
+    """Every label and alias of a choice, as :func:`_label_key` keys."""
+    labels = [choice.label] if isinstance(choice.label, str) else list(choice.label.values())
+    aliases = [a for values in choice.aliases.values() for a in values]
+    return {_label_key(t) for t in labels + aliases if isinstance(t, str)}
+
+
+def _label_key(text: str) -> str:
+    """A label as a respondent would read or say it: case and spacing do not count."""
+    return " ".join(text.casefold().split())
 
 
 def _check_templates(
@@ -711,6 +805,8 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
 
     questions: list[dict[str, Any]] = []
     unreliable: set[str] = set()
+    written_ids: dict[str, str] = {}
+    partial_choices: set[str] = set()
     if raw_questions is None:
         report.error([], "missing required key 'questions'")
     elif not isinstance(raw_questions, list) or not raw_questions:
@@ -723,6 +819,11 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
             fixed = _repair(report, dict(rq), Question.model_validate, ("questions", i), _QUESTION_FALLBACKS)
             if fixed.get("type") != rq.get("type"):
                 unreliable.add(str(fixed.get("id")))
+            written = rq.get("id")
+            if fixed.get("id") != written and isinstance(written, str) and written.strip():
+                written_ids[str(fixed.get("id"))] = written
+            if _repaired_codes(rq.get("choices"), fixed.get("choices")):
+                partial_choices.add(str(fixed.get("id")))
             questions.append(fixed)
 
     conditions: dict[str, ex.Expression] = {}
@@ -733,7 +834,7 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
         except ValidationError as e:  # pragma: no cover - repaired parts validate
             _pydantic_problems(report, e)
     if survey is not None:
-        conditions = _check_semantics(survey, report, doc, unreliable)
+        conditions = _check_semantics(survey, report, doc, unreliable, written_ids, partial_choices)
         for key, value in extensions.items():
             EXTENSION_SECTIONS[key](value, survey, report)
 
@@ -818,6 +919,19 @@ def _repair_choices(choices: list[Any]) -> list[Any]:
             c.pop("aliases")
         out.append(c)
     return out
+
+
+def _repaired_codes(raw_choices: Any, fixed_choices: Any) -> bool:
+    """Whether repairing a question's choices invented or changed a code."""
+    if not isinstance(fixed_choices, list):
+        return False
+    written = {
+        c["code"] for c in (raw_choices if isinstance(raw_choices, list) else [])
+        if isinstance(c, Mapping) and isinstance(c.get("code"), str)
+    }
+    return any(isinstance(c, Mapping) and c.get("code") not in written for c in fixed_choices) or len(
+        fixed_choices
+    ) != len(raw_choices if isinstance(raw_choices, list) else [])
 
 
 def _reported_elsewhere(err: Any, data: dict[str, Any]) -> bool:

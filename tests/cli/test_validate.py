@@ -140,3 +140,57 @@ def test_the_console_script_exits_and_prints_no_traceback(tmp_path: Path) -> Non
         proc = subprocess.run([str(exe), "validate", *args], capture_output=True, text=True, timeout=60)
         assert proc.returncode == code, (args, proc.stderr)
         assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def located_lines(path: Path) -> list[tuple[int, int, str]]:
+    result = validate(path)
+    assert result.exit_code == 1
+    *problems, summary = result.stderr.splitlines()
+    assert summary == "1 of 1 files have errors"
+    out = []
+    for line in problems:
+        m = LOCATED.match(line)
+        assert m and m["file"] == str(path), line
+        out.append((int(m["line"]), int(m["col"]), m["message"]))
+    return out
+
+
+def test_choices_respondents_could_not_tell_apart() -> None:
+    assert located_lines(BROKEN / "choices.yaml") == [
+        (11, 68, "warning: aliases for locale 'zh', which is not in locales (en, zh-CN); did you mean 'zh-CN'?"),
+        (12, 16, "choice code 'Billing' differs from 'billing' only by case; replies match codes whatever "
+                 "the case, so make them different"),
+        (14, 21, "choices 1 and 3 have the same en label 'billing'; respondents could not tell them apart"),
+        (17, 11, "warning: aliases for locale 'fr', which is not in locales (en, zh-CN)"),
+        (18, 49, "choices 2 and 4 have the same zh-CN label '发票'; respondents could not tell them apart"),
+        (19, 67, "warning: alias 'other' also names choice 4; a reply 'other' will be asked again"),
+    ]
+
+
+def test_aliases_in_an_undeclared_locale_are_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "aliases.yaml"
+    path.write_text(
+        "spec_version: 1\nid: a\ntitle: A\nquestions:\n  - id: q\n    type: single_choice\n    text: Q?\n"
+        "    choices:\n      - {code: x, label: X, aliases: {zh-CN: [叉]}}\n      - {code: z, label: Z}\n",
+        encoding="utf-8",
+    )
+    result = validate(path)
+    assert result.exit_code == 0
+    assert result.stderr.strip() == (
+        f"{path}:9:39: warning: aliases for locale 'zh-CN', which is not in locales (en)"
+    )
+
+
+def test_control_characters_in_texts_are_located() -> None:
+    assert located_lines(BROKEN / "control-chars.yaml") == [
+        (4, 13, "the text holds the control character U+0001, which no channel can send; remove it"),
+        (8, 31, "the text holds the control character U+0007, which no channel can send; remove it"),
+    ]
+
+
+def test_repaired_parts_never_show_in_messages() -> None:
+    lines = located_lines(BROKEN / "repaired.yaml")
+    assert [(line, col) for line, col, _ in lines] == [(12, 16), (14, 16), (15, 9), (16, 9)]
+    text = "\n".join(message for _, _, message in lines)
+    assert "invalid" not in text and "bad_code" not in text and "its choices are" not in text
+    assert "unknown question 'Follow'" not in text
