@@ -134,6 +134,26 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
         (21, 11, "ivr: a text question cannot be answered on the keypad; add ivr: {record: true} "
                  "or ivr: {input: speech}"),
     ],
+    "choices.yaml": [
+        (11, 68, "aliases for locale 'zh', which is not in locales (en, zh-CN); did you mean 'zh-CN'?"),
+        (12, 16, "choice code 'Billing' differs from 'billing' only by case; replies match codes whatever "
+                 "the case, so make them different"),
+        (14, 21, "choices 1 and 3 have the same en label 'billing'; respondents could not tell them apart"),
+        (17, 11, "aliases for locale 'fr', which is not in locales (en, zh-CN)"),
+        (18, 49, "choices 2 and 4 have the same zh-CN label '发票'; respondents could not tell them apart"),
+        (19, 67, "alias 'other' also names choice 4; a reply 'other' will be asked again"),
+    ],
+    "control-chars.yaml": [
+        (4, 13, "the text holds the control character U+0001, which no channel can send; remove it"),
+        (8, 31, "the text holds the control character U+0007, which no channel can send; remove it"),
+    ],
+    "repaired.yaml": [
+        (12, 16, 'choice code is read by YAML as the number 1.5; quote it, e.g. code: "1.5"'),
+        (14, 16, "choice code 'bad code' may use only letters, digits, '_', '-' and '.'"),
+        (15, 9, "missing required key 'code'"),
+        (16, 9, "question id 'Follow' must start with a lowercase letter and use only lowercase letters, "
+                "digits and underscores"),
+    ],
     "ten-mistakes.yaml": [
         (6, 27, "unknown channel 'fax' (channels: web, email, ivr, sms, chat)"),
         (10, 11, "missing the zh-CN translation"),
