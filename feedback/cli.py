@@ -153,11 +153,15 @@ def schema(output: Path | None) -> None:
               show_default=True, help="email runs as web, the first answer coming from the invitation.")
 @click.option("--locale", help="Locale to run in (default: the survey's default).")
 @click.option("--answer", "answers", multiple=True, help="A scripted answer; repeat for each turn. "
-              "IVR: dtmf:7 is a keypad entry, other text is speech; '(silence)' is no input, "
-              "'(hangup)' hangs up.")
+              "IVR: dtmf:7 is a keypad entry (dtmf: alone is no input), speech@0.3:eight is speech "
+              "heard with confidence 0.3, other text is speech at --confidence; '(silence)' is no "
+              "input, '(hangup)' hangs up.")
 @click.option("--context", "context_json", help='JSON: {"contact": {...}, "event": {...}}.')
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed for randomised choice order.")
+@click.option("--confidence", type=click.FloatRange(0, 1), default=None,
+              help="IVR: speech-recognition confidence of spoken answers (default 0.9); below the "
+              "survey's ivr.min_confidence the answer is confirmed (\"I heard 8. Is that right?\").")
 def simulate(
     survey_file: Path,
     channel: str,
@@ -166,10 +170,11 @@ def simulate(
     context_json: str | None,
     as_json: bool,
     seed: int,
+    confidence: float | None,
 ) -> None:
     """Run a survey in the terminal as a channel would put it."""
     from feedback.definition.loader import load_file
-    from feedback.simulate import Simulation
+    from feedback.simulate import DEFAULT_CONFIDENCE, AnswerSyntaxError, Simulation
 
     try:
         compiled = load_file(survey_file)
@@ -203,7 +208,12 @@ def simulate(
             f"(it declares {', '.join(compiled.survey.channels)})",
             err=True,
         )
-    sim = Simulation(compiled, channel=channel, locale=locale, context=context, seed=seed)
+    if confidence is not None and channel != "ivr":
+        click.echo("note: --confidence only applies to speech on the ivr channel", err=True)
+    sim = Simulation(
+        compiled, channel=channel, locale=locale, context=context, seed=seed,
+        confidence=DEFAULT_CONFIDENCE if confidence is None else confidence,
+    )
     interactive = not answers
     printer = None if as_json else (lambda line: out_console.print(line, markup=False))
     try:
@@ -216,14 +226,21 @@ def simulate(
                 except (EOFError, click.Abort):
                     sim.feed("(hangup)", printer)
                     break
-                sim.feed(reply, printer)
+                try:
+                    sim.feed(reply, printer)
+                except AnswerSyntaxError as e:  # say what is wrong and ask again
+                    click.echo(f"error: {e.message}", err=True)
         else:
             for reply in answers:
                 if sim.finished:
                     break
                 if printer:
                     printer(f"> {reply}")
-                sim.feed(reply, printer)
+                try:
+                    sim.feed(reply, printer)
+                except AnswerSyntaxError as e:
+                    click.echo(f"error: --answer {reply!r}: {e.message}", err=True)
+                    sys.exit(1)
     except FeedbackError as e:
         click.echo(f"error: {e.message}", err=True)
         sys.exit(1)

@@ -8,6 +8,7 @@ question is the one embedded in the invitation).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -36,9 +37,31 @@ from feedback.engine.interview import (
 )
 from feedback.engine.render import messages, spoken
 from feedback.engine.understanding import understand_yes_no
+from feedback.errors import FeedbackError
 from feedback.i18n import tr
 
 Printer = Callable[[str], None] | None
+
+#: The speech-recognition confidence of a simulated spoken answer, unless told otherwise.
+DEFAULT_CONFIDENCE = 0.9
+_SPEECH = re.compile(r"^speech(?:@(?P<confidence>[^:]*))?:(?P<text>.*)$", re.I | re.S)
+
+
+class AnswerSyntaxError(FeedbackError):
+    """A scripted or typed answer the simulator cannot read (e.g. ``speech@high:eight``)."""
+
+    code = "bad_answer"
+
+
+def parse_confidence(text: str) -> float:
+    """A confidence from 0 to 1, or AnswerSyntaxError."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value <= 1.0:  # also rejects nan
+        raise AnswerSyntaxError(f"the confidence in 'speech@{text}:' must be a number from 0 to 1")
+    return value
 
 
 class Simulation:
@@ -50,8 +73,10 @@ class Simulation:
         locale: str | None = None,
         context: dict[str, Any] | None = None,
         seed: int = 1,
+        confidence: float = DEFAULT_CONFIDENCE,
     ) -> None:
         self.interview = Interview(survey)
+        self.confidence = confidence
         self.channel = channel
         self.locale = locale
         self.context = context or {}
@@ -75,9 +100,12 @@ class Simulation:
         self._show(events, printer)
 
     def feed(self, reply: str, printer: Printer) -> None:
+        """Answer the current question. An answer the simulator cannot read raises
+        :class:`AnswerSyntaxError` and changes nothing."""
         assert self.state is not None
+        inp = self._input(reply)
         self.transcript.append({"from": "respondent", "text": reply})
-        self.state, events = self.interview.resume(self.state, self._input(reply))
+        self.state, events = self.interview.resume(self.state, inp)
         self._show(events, printer)
 
     def _input(self, reply: str) -> Input:
@@ -88,10 +116,19 @@ class Simulation:
             return NoInput()
         if self.channel == "ivr":
             if r.lower().startswith("dtmf:"):
-                return Digits(r[5:].strip())
+                keys = r[5:].strip()
+                # A gather that ends with no key pressed is no input, as on a real call.
+                return Digits(keys) if keys else NoInput()
             if r.lower().startswith("record:"):
                 return Recording("simulated://recording", duration=5, transcript=r[7:].strip() or None)
-            return Speech(r, confidence=0.9)
+            m = _SPEECH.match(r)
+            if m:
+                confidence = self.confidence
+                if m.group("confidence") is not None:
+                    confidence = parse_confidence(m.group("confidence").strip())
+                said = m.group("text").strip()
+                return Speech(said, confidence=confidence) if said else NoInput()
+            return Speech(r, confidence=self.confidence)
         if self.channel in ("web", "email"):
             assert self.state is not None and self.state.current is not None
             q = self.interview.question(self.state.current)

@@ -30,6 +30,11 @@ Documented choices:
   have any problems?", 遇到问题了吗) "no problem" / 没问题 is a no and 有问题 a yes. Hedges
   ("kind of", "sort of", "I guess", "not quite", 也不是, 不完全, 马马虎虎) are ``ambiguous``.
   👍 / 👎 (and ✅ / ❌) are yes / no on yes/no questions only, never a scale point.
+* A choice reply that is a whole word or phrase of exactly one label or alias picks it
+  (账户 for 我的账户, "account" for "My account"); of several, it is ``ambiguous``.
+* Number words with one slip of the keyboard ("eigth", "nien", "sevn", "ninne") are read
+  when the slip belongs to one number word and is no word of its own ("fine", "nice", "even",
+  "there" and "ought" stay words).
 * ``number`` answers are ``int`` when integral, ``float`` otherwise (only possible when
   ``question.integer`` is false).
 * For scales, a bare number wins over a "weak" label such as 满分 / "full marks"; a number that
@@ -438,8 +443,39 @@ def _parse_en_run(words: list[re.Match[str]], i: int, text: str) -> tuple[int, i
     return total + chunk, k
 
 
+def _number_typos() -> dict[str, str]:
+    """Slips of the keyboard in number words ("eigth", "nien", "sevn", "ninne") mapped to the
+    word: one letter left out, doubled, or two neighbours swapped. Only slips that belong to
+    one number word and are not words of their own ("even", "seen", "there", "tree") count."""
+    words = [w for w in [*_EN_SMALL, *_EN_TENS, "hundred", "thousand"] if len(w) >= 4 and w != "nought"]
+    found: dict[str, set[str]] = {}
+    for w in words:
+        slips = {w[:i] + w[i + 1 :] for i in range(len(w))}
+        slips |= {w[:i] + w[i + 1] + w[i] + w[i + 2 :] for i in range(len(w) - 1)}
+        slips |= {w[: i + 1] + w[i] + w[i + 1 :] for i in range(len(w))}
+        for slip in slips - {w}:
+            if len(slip) >= 4:
+                found.setdefault(slip, set()).add(w)
+    taken = set(_EN_SMALL) | set(_EN_TENS) | set(_EN_ORDINALS) | {"hundred", "thousand"}
+    slips = {
+        slip: next(iter(targets)) for slip, targets in found.items()
+        if len(targets) == 1 and slip not in taken and slip not in _REAL_WORDS
+    }
+    return slips | {"fourty": "forty"}  # the most common misspelling of all
+
+
+#: Real words (and names) one slip away from a number word: never read as numbers.
+_REAL_WORDS = frozenset(
+    "even seen fort thee there tree elven sven eighth ninth tenth fifth sixth seventh fourth "
+    "fours fives sixes sevens eights nines tens nones forte ought".split()
+)
+_NUMBER_TYPOS = _number_typos()
+_NUMBER_TYPO_RE = re.compile(r"(?<![a-z'])(" + "|".join(sorted(_NUMBER_TYPOS, key=len, reverse=True)) + r")(?![a-z'])")
+
+
 def _digitise_en(text: str) -> str:
-    """Replace English number words with ASCII numbers ("twenty-two" → 22)."""
+    """Replace English number words with ASCII numbers ("twenty-two" → 22, "eigth" → 8)."""
+    text = _NUMBER_TYPO_RE.sub(lambda m: _NUMBER_TYPOS[m.group(1)], text)
     words = list(re.finditer(r"[a-z]+", text))
     out, last, i = [], 0, 0
     while i < len(words):
@@ -978,12 +1014,40 @@ def _single_text(q: Question, text: str, ctx: _Ctx) -> Result:
     if distinct:
         picked = _position(ctx, distinct[0])
         return picked if isinstance(picked, NotUnderstood) else Understood(picked)
-    best = _fuzzy(bare, _choice_candidates(q, lexicon), ngrams=True)
+    best = _contained(q, lexicon, bare) or _fuzzy(bare, _choice_candidates(q, lexicon), ngrams=True)
     if len(best) > 1:
         return _nu("ambiguous", f"close to {', '.join(best)}")
     if best:
         return Understood(best[0])
     return _nu("unrecognised", "no choice named")
+
+
+#: Characters that alone do not name anything (我的 is part of 我的账户 but names no choice).
+_ZH_FUNCTION = frozenset("我的是了吧啊呀呢要有个这那就都和与也还在")
+
+
+def _contained(q: Question, lexicon: _Lexicon, bare: str) -> list[str]:
+    """Choices whose label or alias holds the whole reply as a word or phrase ("账户" in
+    我的账户, "account" in "My account"): one code, several (ambiguous) or none."""
+    reply = _strip_choice_filler(bare)
+    if not reply or any(ch.isdigit() for ch in reply):
+        return []
+    if _CJK.search(reply):
+        if len(reply) < 2 or all(ch in _ZH_FUNCTION for ch in reply):
+            return []
+        pattern = None
+    else:
+        if len(reply) < 3:
+            return []
+        pattern = _phrase_pattern(reply)
+    codes: list[str] = []
+    for phrase, payloads in lexicon.phrases.items():
+        if phrase == reply:
+            continue
+        inside = reply in phrase if pattern is None else bool(pattern.search(phrase))
+        if inside:
+            codes += [c for c in payloads if c not in codes]
+    return codes
 
 
 def _distinct_str(values: Iterable[str]) -> list[str]:
@@ -1064,7 +1128,9 @@ def _multi_text(q: Question, text: str, ctx: _Ctx) -> Result:
                 codes.append(picked)
             continue
         code = _code_for(q, _bare(piece))
-        best = [code] if code else _fuzzy(_bare(piece), _choice_candidates(q, lexicon), ngrams=True)
+        best = [code] if code else (
+            _contained(q, lexicon, _bare(piece)) or _fuzzy(_bare(piece), _choice_candidates(q, lexicon), ngrams=True)
+        )
         if len(best) > 1:
             return _nu("ambiguous", f"'{piece.strip()}' is close to {', '.join(best)}")
         if not best:

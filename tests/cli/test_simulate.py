@@ -351,3 +351,63 @@ def test_the_console_script_never_prints_a_traceback(tmp_path: Path) -> None:
         proc = subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=60)
         assert proc.returncode in (1, 2), (args, proc.stderr)
         assert "Traceback" not in proc.stderr + proc.stdout
+
+
+# -- speech confidence --------------------------------------------------------------------------
+
+
+def test_low_confidence_speech_is_confirmed_with_the_confidence_option() -> None:
+    out = simulate_json(DEFS / "support-call.yaml", "ivr", "en", ["eight", "yes"], "--confidence", "0.2")
+    said = [t["text"] for t in out["transcript"] if t.get("from") == "system"]
+    assert said[2] == "I heard 8. Is that right? Press 1 or say yes, press 2 or say no."
+    assert out["answers"] == {"nps": 8}
+    assert answer_events(out)["nps"]["modality"] == "speech"
+    plain = simulate_json(DEFS / "support-call.yaml", "ivr", "en", ["eight"])
+    assert plain["answers"] == {"nps": 8}  # 0.9 by default: no confirmation
+
+
+def test_a_confidence_per_answer() -> None:
+    out = simulate_json(DEFS / "support-call.yaml", "ivr", "zh-CN",
+                        ["speech@0.3:八分", "不对", "speech@0.95:七分", "speech:太慢了", "dtmf:1"])
+    kinds = [t["kind"] for t in out["transcript"] if t.get("from") == "system"]
+    assert kinds.count("confirm") == 1
+    said = [t["text"] for t in out["transcript"] if t.get("kind") == "confirm"]
+    assert said == ["我听到的是8，对吗？对请按 1 或说“是”，不对请按 2 或说“不是”。"]
+    assert out["answers"] == {"nps": 7, "reason": "太慢了", "resolved": True}
+
+
+def test_a_yes_no_answer_is_confirmed_in_a_natural_sentence() -> None:
+    out = simulate_json(DEFS / "support-call.yaml", "ivr", "zh-CN", ["dtmf:9", "speech@0.2:是的"])
+    (confirm,) = [t["text"] for t in out["transcript"] if t.get("kind") == "confirm"]
+    assert confirm.startswith("我听到您说“是”，对吗？")
+
+
+def test_empty_keys_are_no_input() -> None:
+    out = simulate_json(DEFS / "support-call.yaml", "ivr", "en", ["dtmf:", "dtmf:9"])
+    said = [t["text"] for t in out["transcript"] if t.get("kind") == "reprompt"]
+    assert said[0].startswith("Sorry, I didn't hear anything. How likely are you to recommend us")
+    assert out["answers"] == {"nps": 9}
+
+
+@pytest.mark.parametrize("bad", ["speech@high:eight", "speech@1.5:eight", "speech@:eight", "speech@nan:eight"])
+def test_a_bad_confidence_is_one_clear_line(bad: str) -> None:
+    result = run(str(DEFS / "support-call.yaml"), "--channel", "ivr", "--answer", bad)
+    assert result.exit_code == 1
+    value = bad.split(":")[0].removeprefix("speech@")
+    assert result.stderr.strip() == (
+        f"error: --answer '{bad}': the confidence in 'speech@{value}:' must be a number from 0 to 1")
+
+
+def test_a_bad_confidence_typed_interactively_is_asked_again() -> None:
+    result = run(str(DEFS / "support-call.yaml"), "--channel", "ivr", "--json", input="speech@2:eight\ndtmf:8\n")
+    assert result.exit_code == 0
+    assert "must be a number from 0 to 1" in result.stderr
+    assert json.loads(result.stdout)["answers"] == {"nps": 8}
+
+
+def test_the_confidence_option_is_checked() -> None:
+    result = run(str(DEFS / "support-call.yaml"), "--channel", "ivr", "--confidence", "2", "--answer", "9")
+    assert result.exit_code == 2 and "--confidence" in result.stderr
+    result = run(str(DEFS / "support-call.yaml"), "--channel", "sms", "--confidence", "0.3", "--answer", "9")
+    assert result.exit_code == 0
+    assert "note: --confidence only applies to speech on the ivr channel" in result.stderr
