@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .model import LOCALE_RE, Survey
+from .model import CHOICE_TYPES, LOCALE_RE, QUESTION_TYPES, SCALE_TYPES, Survey
 
 LTEXT_HELP = "A plain text (in the default locale) or a map of locale to text, e.g. {en: ..., zh-CN: ...}."
 
@@ -127,13 +127,33 @@ def _describe(model: dict[str, Any], descriptions: dict[str, str]) -> None:
                     option["minProperties"] = 1
 
 
+def _types_other_than(*kinds: str) -> list[str]:
+    return [t for t in QUESTION_TYPES if t not in kinds]
+
+
+def _when(types: list[str], then: dict[str, Any]) -> dict[str, Any]:
+    """``then`` applies to questions whose ``type`` is one of ``types``."""
+    return {"if": {"properties": {"type": {"enum": types}}, "required": ["type"]}, "then": then}
+
+
+def question_type_rules() -> list[dict[str, Any]]:
+    """What each question type needs and allows, as the loader checks it, so that editors
+    flag a single_choice without choices or a scale on a yes_no question as it is typed."""
+    return [
+        _when(list(CHOICE_TYPES), {"required": ["choices"]}),
+        _when(_types_other_than(*CHOICE_TYPES), {"properties": {"choices": False, "randomize": {"const": False}}}),
+        _when(_types_other_than(*SCALE_TYPES), {"properties": {"scale": False}}),
+        _when(_types_other_than("number"), {"properties": {"min": False, "max": False}}),
+        _when(_types_other_than("multiple_choice"), {"properties": {"min_choices": False, "max_choices": False}}),
+    ]
+
+
 def json_schema() -> dict[str, Any]:
     schema = Survey.model_json_schema(mode="validation")
     props = schema.get("properties", {})
     for internal in ("version", "source", "extensions"):
         props.pop(internal, None)
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://feedback.invalid/schema/survey-v1.json"
     schema["title"] = "Feedback survey definition, spec_version 1"
     schema["description"] = (
         "One survey for every channel (web, email, IVR, SMS, chat). "
@@ -142,6 +162,7 @@ def json_schema() -> dict[str, Any]:
     _describe(schema, DESCRIPTIONS["Survey"])
     for name, model in schema.get("$defs", {}).items():
         _describe(model, DESCRIPTIONS.get(name, {}))
+    schema["$defs"]["Question"]["allOf"] = question_type_rules()
     from .loader import EXTENSION_SECTIONS, import_extensions
 
     import_extensions()

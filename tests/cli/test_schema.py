@@ -115,6 +115,16 @@ class Validator:
     def k_allOf(self, value: Any, options: list[Any], schema: dict[str, Any], path: str) -> list[str]:
         return [e for o in options for e in self.errors(value, o, path)]
 
+    def k_if(self, value: Any, rule: Any, schema: dict[str, Any], path: str) -> list[str]:
+        branch = schema.get("then" if not self.errors(value, rule, path) else "else")
+        return [] if branch is None else self.errors(value, branch, path)
+
+    def k_then(self, value: Any, rule: Any, schema: dict[str, Any], path: str) -> list[str]:
+        return []  # applied by k_if
+
+    def k_else(self, value: Any, rule: Any, schema: dict[str, Any], path: str) -> list[str]:
+        return []  # applied by k_if
+
     def k_enum(self, value: Any, options: list[Any], schema: dict[str, Any], path: str) -> list[str]:
         return [] if value in options else [f"{path}: {value!r} not one of {options}"]
 
@@ -194,6 +204,13 @@ def test_the_example_surveys_match_the_schema(schema: dict[str, Any], path: Path
         (lambda s: s.update(title={"English": "x"}), "$.title: matches no option"),
         (lambda s: s["questions"][0].update(ivr={"input": "keys"}), "$.questions[0].ivr"),
         (lambda s: s["questions"][0].update(id="Bad Id"), "$.questions[0].id"),
+        # per-type rules
+        (lambda s: s["questions"][0].update(type="single_choice"), "$.questions[0]: missing 'choices'"),
+        (lambda s: s["questions"][0].update(choices=[{"code": "a", "label": "A"}]), "$.questions[0].choices: not allowed"),
+        (lambda s: s["questions"][2].update(scale={"min": 1, "max": 5}), "$.questions[2].scale: not allowed"),
+        (lambda s: s["questions"][0].update(min=0), "$.questions[0].min: not allowed"),
+        (lambda s: s["questions"][0].update(randomize=True), "$.questions[0].randomize: not False"),
+        (lambda s: s["questions"][2].update(max_choices=2), "$.questions[2].max_choices: not allowed"),
     ],
 )
 def test_the_schema_rejects_broken_structure(schema: dict[str, Any], change: Any, expected: str) -> None:
@@ -201,6 +218,20 @@ def test_the_schema_rejects_broken_structure(schema: dict[str, Any], change: Any
     change(survey)
     errors = Validator(schema).errors(survey)
     assert any(expected in e for e in errors), errors
+
+
+def test_a_rule_for_one_type_leaves_the_others_alone(schema: dict[str, Any]) -> None:
+    survey = plain(ROOT / "survey_defs" / "support-call.yaml")
+    survey["questions"][0]["scale"] = {"labels": {"min": "never", "max": "surely"}}  # an nps may relabel
+    survey["questions"].append({"id": "n", "type": "number", "text": "N?", "min": 0, "max": 9})
+    survey["questions"].append({"id": "m", "type": "multiple_choice", "text": "M?", "randomize": True,
+                                "max_choices": 1, "choices": [{"code": "a", "label": "A"}]})
+    survey["questions"].append({"id": "t", "type": "text", "text": "T?", "randomize": False})
+    assert Validator(schema).errors(survey) == []
+
+
+def test_the_schema_claims_no_address_it_is_not_published_at(schema: dict[str, Any]) -> None:
+    assert "invalid" not in schema.get("$id", "")
 
 
 def test_schema_can_be_written_to_a_file(tmp_path: Path) -> None:
