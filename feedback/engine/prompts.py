@@ -331,12 +331,12 @@ def hint_lead(q: Question, reason: str, channel: str, locale: str) -> str:
     return tr(locale, "Sorry, I didn't get that.")
 
 
-def expectation(survey: Survey, q: Question, channel: str, locale: str) -> str:
+def expectation(survey: Survey, q: Question, channel: str, locale: str, reason: str = "") -> str:
     """One sentence saying what answer is expected (on the phone: how to key or say it)."""
     if channel == "ivr":
         return ivr_instructions(survey, q, locale)
     if channel in FORM_CHANNELS:
-        return form_expectation(q, locale)
+        return form_expectation(q, locale, reason)
     rng = q.scale_range
     if rng is not None:
         return tr(locale, "Please answer with a number from %(min)d to %(max)d.", min=rng[0], max=rng[1])
@@ -364,9 +364,11 @@ def expectation(survey: Survey, q: Question, channel: str, locale: str) -> str:
     return tr(locale, "Please type your answer.")
 
 
-def form_expectation(q: Question, locale: str) -> str:
+def form_expectation(q: Question, locale: str, reason: str = "") -> str:
     """What a web or email form expects, worded like form validation."""
     rng = q.scale_range
+    if rng is not None and reason == "not_whole":
+        return tr(locale, "Please choose a whole number from %(min)d to %(max)d.", min=rng[0], max=rng[1])
     if rng is not None:
         return tr(locale, "Please choose a number from %(min)d to %(max)d.", min=rng[0], max=rng[1])
     if q.type == "yes_no":
@@ -407,7 +409,7 @@ def hint(survey: Survey, q: Question, reason: str, channel: str, locale: str) ->
         if channel == "ivr":
             return tr(locale, "Please say your answer.")
         return tr(locale, "Please type your answer.")
-    return join_sentences(hint_lead(q, reason, channel, locale), expectation(survey, q, channel, locale))
+    return join_sentences(hint_lead(q, reason, channel, locale), expectation(survey, q, channel, locale, reason))
 
 
 _CJK_OR_WIDE = re.compile(r"[\u2e80-\u9fff\u3000-\u303f\uff00-\uffef]")

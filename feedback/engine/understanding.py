@@ -635,8 +635,9 @@ _PROBLEM_QUESTION = re.compile(
     r"face[sd]?|facing|run into|ran into|notice[sd]?|see|saw)\s+(?:any\s+|a\s+|an\s+|other\s+|"
     r"more\s+|further\s+|new\s+)*(?:problems?|issues?|trouble|difficult(?:y|ies)|errors?|bugs?)"
     r"(?![a-z])"
+    r"|(?<![a-z])(?:go|goes|went|gone|going|anything|something)\s+wrong(?![a-z])"
     r"|(?:遇到|碰到|出现|发现|有没有|是否有|有任何|还有|存在)(?:了|过)?(?:任何|什么|其他|别的)?"
-    r"(?:问题|困难|麻烦|故障|错误)"
+    r"(?:问题|困难|麻烦|故障|错误)|出错|出问题|出了问题|不顺利"
 )
 
 
@@ -804,7 +805,9 @@ _BOUND_BEFORE = re.compile(
     r"upwards?\s+of|in\s+excess\s+of|almost|nearly|close\s+to|shy\s+of|north\s+of|south\s+of)"
     r"\s*(?:(?:a|an|like|about|around|maybe)\s+)?-?\d"
     r"|(?:超过|多于|大于|高于|不止|至少|起码|最少|最多|至多|顶多|不超过|不到|少于|小于|低于|不足|将近|"
-    r"接近|几乎|快要|快|不下于|不下)\s*了?\s*-?\d"
+    r"接近|几乎|不下于|不下)\s*了?\s*-?\d"
+    # 快10次了 ("almost ten times"), but not 很快9分 ("fast, 9").
+    r"|快要?\s*-?\d+\s*[^\d\s]{0,3}了"
 )
 _BOUND_AFTER = re.compile(
     r"\d\s*(?:\+(?!\s*-?\d)|plus(?!\s*\d)(?![a-z])"
@@ -812,7 +815,7 @@ _BOUND_AFTER = re.compile(
     r"below|lower|counting)(?![a-z])"
     r"|(?:[a-z]+\s+)?(?:at\s+(?:the\s+)?(?:most|least)|max(?:imum)?|minimum|tops)(?![a-z]))"
     r"|\d\s*(?:次|个|分|天|小时|人|元|块|遍|回|年|月|周|星期|岁|件|单|位|台|分钟)?\s*"
-    r"(?:以上|以下|以内|之内|之上|之下|多|出头|不到|开外|有余|往上|不止)"
+    r"(?:以上|以下|以内|之内|之上|之下|多(?![谢少])|出头|不到|开外|有余|往上|不止)"
 )
 
 

@@ -83,6 +83,9 @@ Q: dict[str, Question] = {
     ),
     "single": Question(id="topic", type="single_choice", text="What was it about?", choices=CHOICES),
     "single_many": Question(id="branch", type="single_choice", text="Which branch?", choices=MANY_CHOICES),
+    "went_wrong": Question(
+        id="went_wrong", type="yes_no", text={"en": "Did anything go wrong?", "zh-CN": "有没有出错？"}
+    ),
     "payment": Question(
         id="payment",
         type="single_choice",
@@ -164,6 +167,8 @@ TABLE: list[tuple[Any, ...]] = [
     ("nps-about", "nps", "text", "en", "about 8", 8),
     ("nps-around", "nps", "speech", "en", "around eight I'd say", 8),
     ("nps-zh-about", "nps", "text", "zh-CN", "大概8分", 8),
+    ("nps-zh-fast-is-no-bound", "nps", "text", "zh-CN", "服务很快9分", 9),
+    ("nps-zh-thanks-is-no-bound", "nps", "text", "zh-CN", "10分多谢", 10),
     ("nps-over-ten", "nps", "text", "en", "9 over 10", 9),
     ("nps-typo-eigth", "nps", "text", "en", "eigth", 8),
     ("nps-typo-nien", "nps", "text", "en", "nien", 9),
@@ -506,6 +511,8 @@ TABLE: list[tuple[Any, ...]] = [
     ("yn-problems-zh-youwenti", "had_problems", "text", "zh-CN", "有问题", True),
     ("yn-problems-yes", "had_problems", "text", "en", "yes", True),
     ("yn-problems-nope", "had_problems", "text", "en", "nope", False),
+    ("yn-went-wrong-no-problem", "went_wrong", "text", "en", "no problem", False),
+    ("yn-went-wrong-zh", "went_wrong", "text", "zh-CN", "没毛病", False),
     # ---- single choice
     # a reply that is a whole word or phrase of exactly one label
     ("single-part-zh", "payment", "text", "zh-CN", "账户", "account"),
