@@ -432,7 +432,14 @@ def _check_semantics(
     ]
 
     # Characters no channel can send (YAML lets "\x01" through as an escape).
-    for path, value in texts:
+    words: list[tuple[list[Any], Any]] = []  # aliases and speech hints are said or matched too
+    for i, q in enumerate(survey.questions):
+        for k, hint in enumerate(q.ivr.hints):
+            words.append((["questions", i, "ivr", "hints", k], hint))
+        for j, c in enumerate(q.choices or []):
+            for loc, aliases in c.aliases.items():
+                words += [(["questions", i, "choices", j, "aliases", loc, n], a) for n, a in enumerate(aliases)]
+    for path, value in texts + words:
         variants = [(path, value)] if isinstance(value, str) else [(path + [k], v) for k, v in value.items()]
         for vpath, text in variants:
             bad = UNSAFE_CHARS.search(text)

@@ -185,6 +185,8 @@ def test_control_characters_in_texts_are_located() -> None:
     assert located_lines(BROKEN / "control-chars.yaml") == [
         (4, 13, "the text holds the control character U+0001, which no channel can send; remove it"),
         (8, 31, "the text holds the control character U+0007, which no channel can send; remove it"),
+        (12, 24, "the text holds the control character U+0002, which no channel can send; remove it"),
+        (14, 64, "the text holds the control character U+0003, which no channel can send; remove it"),
     ]
 
 

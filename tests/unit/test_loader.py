@@ -146,6 +146,8 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
     "control-chars.yaml": [
         (4, 13, "the text holds the control character U+0001, which no channel can send; remove it"),
         (8, 31, "the text holds the control character U+0007, which no channel can send; remove it"),
+        (12, 24, "the text holds the control character U+0002, which no channel can send; remove it"),
+        (14, 64, "the text holds the control character U+0003, which no channel can send; remove it"),
     ],
     "repaired.yaml": [
         (12, 16, 'choice code is read by YAML as the number 1.5; quote it, e.g. code: "1.5"'),
