@@ -64,8 +64,8 @@ def register(cli: click.Group) -> None:
         from sqlalchemy import select
 
         from feedback.errors import FeedbackError
-        from feedback.jobs import run_job
-        from feedback.store.models import CallAttempt, Job, db, utcnow
+        from feedback.jobs import clock, run_job
+        from feedback.store.models import CallAttempt, Job, db
 
         from .outbound import request_call
 
@@ -88,7 +88,7 @@ def register(cli: click.Group) -> None:
                 click.echo(f"error: {e.message}", err=True)
                 sys.exit(1)
             job = db.session.scalar(select(Job).where(Job.dedupe_key == f"place_call:{attempt_id}"))
-            if job is not None and job.run_at <= utcnow():
+            if job is not None and job.run_at <= clock():
                 run_job(job.id)
             attempt = db.session.get(CallAttempt, attempt_id)
             assert attempt is not None

@@ -18,9 +18,9 @@ import logging
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from feedback.jobs import job
+from feedback.jobs import clock, job
 from feedback.store import calls
-from feedback.store.models import Contact, Session, db, utcnow
+from feedback.store.models import Contact, Session, db
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ def _retry_after_error(attempt, survey) -> dt.datetime | None:  # type: ignore[n
 
     if survey is None or attempt.attempt_no >= survey.ivr.retry.attempts:
         return None
-    at = utcnow() + dt.timedelta(minutes=survey.ivr.retry.delay_minutes)
+    at = clock() + dt.timedelta(minutes=survey.ivr.retry.delay_minutes)
     return next_allowed(at, call_window(survey), zone_for_attempt(attempt))
 
 
@@ -57,7 +57,8 @@ def place_call(attempt_id: int) -> str:
         calls.cancel_attempt(attempt, "the contact opted out of phone surveys")
         return "canceled"
     # The outbox runs a job at or after its time: judge the calling hours from then.
-    now = max(utcnow(), attempt.scheduled_for or utcnow())
+    now = clock()
+    now = max(now, attempt.scheduled_for or now)
     opening = next_allowed(now, call_window(survey), zone_for_attempt(attempt))
     if opening > now + dt.timedelta(minutes=1):
         calls.defer_attempt(attempt, opening, "outside calling hours")

@@ -28,9 +28,10 @@ from sqlalchemy import select
 
 from feedback.definition.model import Survey
 from feedback.errors import BadRequest, Forbidden, NotFound
+from feedback.jobs import clock
 from feedback.store import calls
 from feedback.store import operations as ops
-from feedback.store.models import CallAttempt, Contact, db, utcnow
+from feedback.store.models import CallAttempt, Contact, db
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,7 @@ def plan_retry(attempt: CallAttempt, now: dt.datetime | None = None) -> dt.datet
     contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
     if contact is not None and contact.opted_out("ivr"):
         return None
-    at = (now or utcnow()) + dt.timedelta(minutes=survey.ivr.retry.delay_minutes)
+    at = (now or clock()) + dt.timedelta(minutes=survey.ivr.retry.delay_minutes)
     return next_allowed(at, call_window(survey), zone_for_attempt(attempt))
 
 
@@ -235,7 +236,8 @@ def request_call(
         phone=e164,
         default=current_app.config.get("IVR_DEFAULT_TIMEZONE"),
     )
-    start = max(_naive_utc(run_at), utcnow()) if run_at is not None else utcnow()
+    now = clock()
+    start = max(_naive_utc(run_at), now) if run_at is not None else now
     when = next_allowed(start, call_window(survey), zone)
     attempt = calls.create_outbound_attempt(
         survey_id=survey_id, phone=e164, contact=contact, context=ctx, meta=meta, locale=chosen, run_at=when,
