@@ -1,18 +1,22 @@
 """Benchmark: conversations by SMS and chat under concurrency, next to a bare Flask endpoint.
 
-    .venv/bin/python -m bench.conversation [--users 16] [--duration 10] [--database-url URL]
+    .venv/bin/python -m bench.conversation [--users 16] [--duration 10] [--rounds 2] [--database-url URL]
 
-Serves the application under gunicorn (2 workers, gthread) on a fresh SQLite database
-(or ``--database-url``), and the bare Flask baseline (``bench/bare_app.py``) the same way,
-in the same run. Then:
+Serves the application under gunicorn (the settings of ``bench/harness.py``) on a fresh
+SQLite database (or ``--database-url``), and the bare Flask baseline
+(``bench/bare_app.py``) the same way, in the same run. Then, alternating app and bare runs
+``--rounds`` times (each side's rounds pooled):
 
 * **SMS**: many phone numbers at once each complete the support-call survey through the
   inbound webhook (keyword, score, reason, yes/no: four signed Twilio requests, each
-  answered with TwiML), against ``/bare/twiml`` taking the same form posts;
+  answered with TwiML, each on a new connection as Twilio's are), against ``/bare/twiml``
+  taking the same signed form posts;
 * **chat**: many chat sessions at once each complete the support-ticket survey through the
-  JSON API (one create, four messages), against ``/bare/json``.
+  JSON API (one create, four messages, on a kept connection as a browser's), against
+  ``/bare/json``.
 
-Prints throughput, p50/p99 latency and the ratio to the bare endpoint; never passes or fails.
+Prints throughput, p50/p99 latency, the server's CPU time per request and the ratio to the
+bare endpoint; never passes or fails.
 """
 
 from __future__ import annotations
@@ -26,7 +30,17 @@ from collections.abc import Callable
 
 from twilio.request_validator import RequestValidator
 
-from bench.harness import Client, Stats, app_environment, console, drive, report, serve
+from bench.harness import (
+    THREADS,
+    WORKERS,
+    Client,
+    Stats,
+    app_environment,
+    console,
+    drive,
+    report,
+    serve,
+)
 
 AUTH_TOKEN = "bench-auth-token"
 ACCOUNT_SID = "AC" + "b" * 32
@@ -86,51 +100,45 @@ def chat_user(path_create: str, path_message: str, tally: Tally) -> Callable[[Cl
     return scenario
 
 
-def run(users: int, duration: float, database_url: str | None) -> None:
-    console.print(f"[bold]Conversations[/bold]: {users} concurrent users, {duration:.0f} s per run, "
-                  "gunicorn 2 workers x 8 threads (gthread)")
-    results: dict[str, tuple[Stats, Tally]] = {}
-    with serve("bench.bare_app:app") as bare:
-        t = Tally()
-        results["bare /bare/twiml"] = (drive(bare.port, sms_user(bare.port, "/bare/twiml", t),
-                                              users=users, duration=duration), t)
-        t = Tally()
-        results["bare /bare/json"] = (drive(bare.port, chat_user("/bare/json", "/bare/json", t),
-                                             users=users, duration=duration), t)
+def run(users: int, duration: float, rounds: int, database_url: str | None) -> None:
+    console.print(f"[bold]Conversations[/bold]: {users} concurrent users, {rounds} rounds of {duration:.0f} s, "
+                  f"gunicorn {WORKERS} workers x {THREADS} threads (gthread)")
+    runs: dict[str, list[Stats]] = {k: [] for k in ("bare sms", "sms", "bare chat", "chat")}
+    tallies = {k: Tally() for k in runs}
     env_extra = {"TWILIO_AUTH_TOKEN": AUTH_TOKEN, "TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_FROM_NUMBER": OUR_NUMBER}
-    with app_environment(database_url, **env_extra) as env, serve("wsgi:app", env=env) as app:
-        t = Tally()
-        results["SMS /sms/inbound"] = (drive(app.port, sms_user(app.port, "/sms/inbound", t),
-                                             users=users, duration=duration), t)
-        t = Tally()
-        results["chat /chat/api"] = (drive(app.port, chat_user(
-            "/chat/api/sessions", "/chat/api/sessions/{sid}/messages", t), users=users, duration=duration), t)
-
+    with app_environment(database_url, **env_extra) as env, serve("wsgi:app", env=env) as app, \
+            serve("bench.bare_app:app") as bare:
+        for r in range(rounds):
+            console.print(f"round {r + 1}/{rounds} ...")
+            runs["bare sms"].append(drive(bare.port, sms_user(bare.port, "/bare/twiml", tallies["bare sms"]),
+                                          users=users, duration=duration, server=bare, keepalive=False))
+            runs["sms"].append(drive(app.port, sms_user(app.port, "/sms/inbound", tallies["sms"]),
+                                     users=users, duration=duration, server=app, keepalive=False))
+            runs["bare chat"].append(drive(bare.port, chat_user("/bare/json", "/bare/json", tallies["bare chat"]),
+                                           users=users, duration=duration, server=bare))
+            runs["chat"].append(drive(app.port, chat_user("/chat/api/sessions", "/chat/api/sessions/{sid}/messages",
+                                                          tallies["chat"]), users=users, duration=duration,
+                                      server=app))
+    pooled = {k: Stats.pooled(v) for k, v in runs.items()}
     report("Inbound SMS webhook (signed, TwiML replies)",
-           [("bare /bare/twiml", results["bare /bare/twiml"][0]), ("SMS /sms/inbound", results["SMS /sms/inbound"][0])],
-           baseline="bare /bare/twiml")
-    report("Chat API (JSON)",
-           [("bare /bare/json", results["bare /bare/json"][0]), ("chat /chat/api", results["chat /chat/api"][0])],
+           [("bare /bare/twiml", pooled["bare sms"]), ("SMS /sms/inbound", pooled["sms"])], baseline="bare /bare/twiml")
+    report("Chat API (JSON)", [("bare /bare/json", pooled["bare chat"]), ("chat /chat/api", pooled["chat"])],
            baseline="bare /bare/json")
-    sms_stats, sms_done = results["SMS /sms/inbound"]
-    chat_stats, chat_done = results["chat /chat/api"]
-    console.print(
-        f"SMS: {sms_stats.rps:,.0f} inbound messages/s, {sms_done.done / sms_stats.elapsed:,.1f} surveys completed/s "
-        f"({sms_done.done} phone numbers in {sms_stats.elapsed:.1f} s)"
-    )
-    console.print(
-        f"chat: {chat_stats.rps:,.0f} requests/s ({chat_stats.rps * 4 / 5:,.0f} messages/s), "
-        f"{chat_done.done / chat_stats.elapsed:,.1f} conversations completed/s"
-    )
+    sms_stats, chat_stats = pooled["sms"], pooled["chat"]
+    console.print(f"SMS: {sms_stats.rps:,.0f} inbound messages/s, {sms_stats.rps / len(SMS_SCRIPT):,.1f} surveys "
+                  f"completed/s ({len(SMS_SCRIPT)} messages each)")
+    console.print(f"chat: {chat_stats.rps:,.0f} requests/s ({chat_stats.rps * 4 / 5:,.0f} messages/s), "
+                  f"{chat_stats.rps / 5:,.1f} conversations completed/s (one create and four messages each)")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=16, help="concurrent phone numbers / chat sessions")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per run")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating app / bare runs, pooled")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args(argv)
-    run(args.users, args.duration, args.database_url)
+    run(args.users, args.duration, args.rounds, args.database_url)
 
 
 if __name__ == "__main__":

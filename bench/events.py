@@ -1,6 +1,6 @@
 """Benchmark of touchpoint events and email delivery.
 
-1. Intake: ``POST /api/v1/events`` under gunicorn (2 workers x 8 threads), one event per
+1. Intake: ``POST /api/v1/events`` under gunicorn (the settings of ``bench/harness.py``), one event per
    request and batches of 100 and 1,000, on SQLite and on PostgreSQL (a private schema of
    the ``test`` database, dropped afterwards). Every event is ``order.delivered`` for a new
    contact with an email address, so each one goes through the whole decision: the
@@ -36,7 +36,18 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .harness import BIN, ROOT, Client, Stats, app_environment, drive, free_port, serve
+from .harness import (
+    BIN,
+    ROOT,
+    THREADS,
+    WORKERS,
+    Client,
+    Stats,
+    app_environment,
+    drive,
+    free_port,
+    serve,
+)
 
 console = Console(highlight=False, width=150)
 
@@ -121,29 +132,32 @@ def intake(users: int, duration: float, database_url: str | None, label: str) ->
         key = _api_key(env)
         # Batches take longer per request: longer runs, so that enough of them complete.
         plan = ((1, users, duration), (100, max(1, users // 2), duration * 2), (1000, max(1, users // 4), duration * 4))
-        with serve("bench.bare_app:app", workers=2) as bare:
+        with serve("bench.bare_app:app") as bare:
             for batch, n_users, secs in plan:
-                stats = drive(bare.port, bare_scenario(batch, "bare"), users=n_users, duration=secs, warmup=2)
+                stats = drive(bare.port, bare_scenario(batch, "bare"), users=n_users, duration=secs, warmup=2,
+                              server=bare)
                 rows.append((f"bare /bare/json, {batch} per request, {n_users} users", stats, batch))
-        with serve("wsgi:app", env=env, workers=2) as app:
+        with serve("wsgi:app", env=env) as app:
             for batch, n_users, secs in plan:
                 run = uuid.uuid4().hex[:6]
                 stats = drive(app.port, events_scenario(batch, key, run), users=n_users, duration=secs,
-                              warmup=2 if batch < 1000 else 12)
+                              warmup=2 if batch < 1000 else 12, server=app)
                 rows.append((f"{label} /api/v1/events, {batch} per request, {n_users} users", stats, batch))
     return rows
 
 
 def print_intake(title: str, rows: list[Row]) -> None:
     table = Table(title=title)
-    for col in ("run", "requests", "errors", "req/s", "events/s", "p50 ms", "p99 ms", "vs bare"):
+    for col in ("run", "requests", "errors", "req/s", "events/s", "p50 ms", "p99 ms", "server CPU ms/event",
+                "vs bare"):
         table.add_column(col, justify="left" if col == "run" else "right")
     bare = {batch: s for name, s, batch in rows if name.startswith("bare")}
     for name, s, batch in rows:
         base = bare.get(batch)
         ratio = f"{s.rps / base.rps:.0%}" if base and base.rps and not name.startswith("bare") else ""
+        cpu = s.cpu_ms_per_request
         table.add_row(name, str(s.requests), str(s.errors), f"{s.rps:,.1f}", f"{s.rps * batch:,.0f}",
-                      f"{s.p50_ms:.1f}", f"{s.p99_ms:.1f}", ratio)
+                      f"{s.p50_ms:.1f}", f"{s.p99_ms:.1f}", f"{cpu / batch:.3f}" if cpu is not None else "-", ratio)
     console.print(table)
 
 
@@ -254,13 +268,13 @@ def main() -> None:
     args = parser.parse_args()
 
     sqlite_rows = intake(args.users, args.duration, None, "SQLite")
-    print_intake(f"events accepted on SQLite (gunicorn 2 workers x 8 threads; {args.duration:.0f} s per run, "
+    print_intake(f"events accepted on SQLite (gunicorn {WORKERS} workers x {THREADS} threads; {args.duration:.0f} s per run, "
                  "x2 for batches of 100, x4 for 1,000)", sqlite_rows)
     if not args.no_postgres:
         try:
             with postgres_url() as url:
                 pg_rows = intake(args.users, args.duration, url, "PostgreSQL")
-            print_intake(f"events accepted on PostgreSQL (gunicorn 2 workers x 8 threads; {args.duration:.0f} s per run, "
+            print_intake(f"events accepted on PostgreSQL (gunicorn {WORKERS} workers x {THREADS} threads; {args.duration:.0f} s per run, "
                          "x2 for batches of 100, x4 for 1,000)", pg_rows)
         except Exception as e:  # noqa: BLE001 - report, do not hide the SQLite figures
             console.print(f"[yellow]PostgreSQL run skipped:[/yellow] {e}")

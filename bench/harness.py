@@ -28,7 +28,11 @@ from rich.table import Table
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-console = Console(highlight=False)
+console = Console(highlight=False, width=max(130, Console().width))
+#: The gunicorn settings of every benchmark, for the app and the bare endpoint alike:
+#: one worker process per core of this 2-core machine, two threads each (see the README).
+WORKERS = 2
+THREADS = 2
 
 
 def free_port() -> int:
@@ -63,8 +67,37 @@ class Server:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    def cpu_seconds(self) -> float:
+        """CPU time used so far by the gunicorn master and its workers (Linux /proc)."""
+        return process_tree_cpu(self.proc.pid)
 
-def gunicorn_cmd(target: str, port: int, workers: int, threads: int) -> list[str]:
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()  # the fields after "pid (name)"
+
+
+def process_tree_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process and its children (0 where /proc is missing)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir() if Path("/proc").exists() else ():
+        if not entry.name.isdigit():
+            continue
+        fields = _stat(int(entry.name))
+        if fields is None:
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent's pid
+            total += (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime
+    return total
+
+
+def gunicorn_cmd(target: str, port: int, workers: int = WORKERS, threads: int = THREADS) -> list[str]:
     return [
         str(BIN / "gunicorn"), "-w", str(workers), "-k", "gthread", "--threads", str(threads),
         "-b", f"127.0.0.1:{port}", "--log-level", "warning", "--backlog", "2048", target,
@@ -76,8 +109,8 @@ def serve(
     target: str = "wsgi:app",
     *,
     env: dict[str, str] | None = None,
-    workers: int = 2,
-    threads: int = 8,
+    workers: int = WORKERS,
+    threads: int = THREADS,
 ) -> Iterator[Server]:
     """Run ``target`` under gunicorn on a free port until the block ends."""
     port = free_port()
@@ -117,11 +150,15 @@ def app_environment(database_url: str | None = None, **extra: str) -> Iterator[d
 
 
 class Client:
-    """One virtual user's keep-alive connection; every request's latency is recorded."""
+    """One virtual user's connection; every request's latency is recorded. With
+    ``keepalive`` the connection is kept between requests (a browser); without it every
+    request comes on a new connection (a webhook: Twilio does not hold connections open),
+    so requests spread over the server's worker processes as they come."""
 
-    def __init__(self, port: int, stats: Stats) -> None:
+    def __init__(self, port: int, stats: Stats, keepalive: bool = True) -> None:
         self.port = port
         self.stats = stats
+        self.keepalive = keepalive
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.cookies: dict[str, str] = {}
 
@@ -135,6 +172,8 @@ class Client:
         headers: dict[str, str] | None = None,
     ) -> tuple[int, bytes, http.client.HTTPResponse]:
         hdrs = dict(headers or {})
+        if not self.keepalive:
+            hdrs["Connection"] = "close"
         body: bytes | None = None
         if json_body is not None:
             import json
@@ -178,7 +217,27 @@ class Stats:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
     elapsed: float = 0.0
+    #: CPU seconds the server used while the requests were counted (None: not measured).
+    server_cpu: float | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def pooled(cls, runs: list[Stats]) -> Stats:
+        """Several runs of the same thing as one: all their requests over all their time."""
+        out = cls()
+        for s in runs:
+            out.latencies.extend(s.latencies)
+            out.errors += s.errors
+            out.elapsed += s.elapsed
+            if s.server_cpu is not None:
+                out.server_cpu = (out.server_cpu or 0.0) + s.server_cpu
+        return out
+
+    @property
+    def cpu_ms_per_request(self) -> float | None:
+        if self.server_cpu is None or not self.requests:
+            return None
+        return self.server_cpu / self.requests * 1000
 
     def record(self, seconds: float, ok: bool = True) -> None:
         with self._lock:
@@ -221,9 +280,12 @@ def drive(
     users: int,
     duration: float,
     warmup: float = 1.0,
+    server: Server | None = None,
+    keepalive: bool = True,
 ) -> Stats:
     """Run ``scenario(client, user_index)`` repeatedly in ``users`` threads for ``duration``
-    seconds (after a warm-up whose requests are not counted)."""
+    seconds (after a warm-up whose requests are not counted). With ``server``, the CPU
+    time its processes used meanwhile is measured too."""
     stats = Stats()
     warm = Stats()
     stop = threading.Event()
@@ -231,7 +293,7 @@ def drive(
     failures: list[BaseException] = []
 
     def user(i: int) -> None:
-        client = Client(port, warm)
+        client = Client(port, warm, keepalive=keepalive)
         while not stop.is_set():
             client.stats = stats if counting.is_set() else warm
             try:
@@ -245,11 +307,14 @@ def drive(
     for t in threads:
         t.start()
     time.sleep(warmup)
+    cpu_before = server.cpu_seconds() if server is not None else None
     counting.set()
     start = time.perf_counter()
     time.sleep(duration)
     stop.set()
     stats.elapsed = time.perf_counter() - start
+    if server is not None and cpu_before is not None:
+        stats.server_cpu = server.cpu_seconds() - cpu_before
     for t in threads:
         t.join(timeout=30)
     for e in failures:
@@ -260,13 +325,19 @@ def drive(
 def report(title: str, rows: list[tuple[str, Stats]], baseline: str | None = None) -> None:
     """Print a table of the runs; with ``baseline``, each row's throughput as a ratio of it."""
     base = dict(rows).get(baseline) if baseline else None
+    cpu = any(s.cpu_ms_per_request is not None for _, s in rows)
     table = Table(title=title)
     for col in ("run", "requests", "errors", "req/s", "p50 ms", "p99 ms"):
         table.add_column(col, justify="right" if col != "run" else "left")
+    if cpu:
+        table.add_column("server CPU ms/req", justify="right")
     if base:
         table.add_column(f"vs {baseline}", justify="right")
     for name, s in rows:
         cells = [name, str(s.requests), str(s.errors), f"{s.rps:,.0f}", f"{s.p50_ms:.1f}", f"{s.p99_ms:.1f}"]
+        if cpu:
+            ms = s.cpu_ms_per_request
+            cells.append(f"{ms:.2f}" if ms is not None else "-")
         if base:
             cells.append(f"{s.rps / base.rps:.0%}" if base.rps else "-")
         table.add_row(*cells)

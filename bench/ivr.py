@@ -1,18 +1,24 @@
 """Benchmark of the phone survey webhooks: many simulated callers at once.
 
-The app runs under gunicorn (2 workers, gthread) on a fresh SQLite database with
+The app runs under gunicorn (the settings of ``bench/harness.py``: 2 workers x 2 threads,
+gthread) on a fresh SQLite database (or PostgreSQL with ``--postgres``) with
 ``TWILIO_AUTH_TOKEN`` set, so every request is signed and checked. Each virtual caller
 places calls one after another: the Voice webhook, an answer to every question (keys
 and speech), and the ``completed`` status callback, as Twilio would send them (the call
-simulator from the test suite plays Twilio). Next to it, in the same run and with the
-same server settings, a bare Flask endpoint that returns a static TwiML document.
+simulator from the test suite plays Twilio), each request on a new connection as
+Twilio's are. Next to it, with the same server settings and the same client work per
+request (Twilio's parameters, a signature, the TwiML parsed), a bare Flask endpoint that
+returns a static TwiML document. App and bare runs alternate ``--rounds`` times and each
+side's rounds are pooled, so a passing disturbance of the machine does not decide the ratio.
 
-    .venv/bin/python -m bench.ivr [--users 50] [--duration 10] [--pause 1.0]
+    .venv/bin/python -m bench.ivr [--users 50] [--duration 10] [--rounds 3] [--pause 1.0]
+                                  [--workers 2] [--threads 2] [--postgres]
 
-Prints webhook throughput and p50/p99 latency of both with callers answering as fast as
-the server replies (so latency there is mostly queueing), the app's share of the bare
-endpoint's throughput, then the latency of 50 concurrent calls whose callers listen
-``--pause`` seconds before each answer (real callers take several seconds).
+Prints webhook throughput, p50/p99 latency and the server's CPU time per request of both
+with callers answering as fast as the server replies (so latency there is mostly
+queueing), the app's share of the bare endpoint's throughput, then the latency of 50
+concurrent calls whose callers listen ``--pause`` seconds before each answer (real
+callers take several seconds).
 """
 
 from __future__ import annotations
@@ -24,7 +30,18 @@ import time
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from bench.harness import Client, app_environment, console, drive, report, serve
+from bench.harness import (
+    THREADS,
+    WORKERS,
+    Client,
+    Stats,
+    app_environment,
+    console,
+    drive,
+    report,
+    serve,
+)
+from bench.web import postgres_url
 from tests.support.callsim import ACCOUNT_SID, AUTH_TOKEN, CallSim, HttpTransport
 from tests.support.twilio import sign
 
@@ -34,11 +51,22 @@ _numbers = itertools.count(1)
 _lock = threading.Lock()
 
 
+class _Transport(HttpTransport):
+    """The simulator's HTTP transport, one connection per request (unless the client keeps
+    its connections), every latency recorded in the client's current stats."""
+
+    def __init__(self, client: Client) -> None:
+        super().__init__("127.0.0.1", client.port, on_request=lambda s, ok: client.stats.record(s, ok))
+        self.keepalive = client.keepalive
+
+    def post(self, url: str, params: dict[str, str], headers: dict[str, str]) -> Any:
+        return super().post(url, params, headers if self.keepalive else {**headers, "Connection": "close"})
+
+
 def _transport(client: Client, cache: dict[int, Any], i: int) -> HttpTransport:
     transport = cache.get(i)
     if transport is None:
-        transport = HttpTransport("127.0.0.1", client.port, on_request=lambda s, ok: client.stats.record(s, ok))
-        cache[i] = transport
+        transport = cache[i] = _Transport(client)
     return transport
 
 
@@ -99,39 +127,55 @@ def bare_scenario(port: int) -> Any:
     return scenario
 
 
+def run(args: argparse.Namespace, database_url: str | None, label: str) -> None:
+    app_runs: list[Stats] = []
+    bare_runs: list[Stats] = []
+    paced = None
+    settings = dict(workers=args.workers, threads=args.threads)
+    with app_environment(database_url, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID) as env, \
+            serve("wsgi:app", env=env, **settings) as server, serve("bench.bare_app:app", **settings) as bare:
+        for r in range(args.rounds):
+            console.print(f"round {r + 1}/{args.rounds}: {args.users} callers answering at once, "
+                          f"{args.duration:.0f}s on the app, then as long on the bare endpoint ...")
+            app_runs.append(drive(server.port, caller_scenario(server.port), users=args.users,
+                                  duration=args.duration, server=server, keepalive=False))
+            bare_runs.append(drive(bare.port, bare_scenario(bare.port), users=args.users,
+                                   duration=args.duration, server=bare, keepalive=False))
+        if args.pause > 0:
+            console.print(f"app: {args.users} calls, callers listening {args.pause:g}s before each answer ...")
+            paced = drive(server.port, caller_scenario(server.port, args.pause), users=args.users,
+                          duration=args.duration, warmup=args.pause * 2, server=server, keepalive=False)
+    app, base = Stats.pooled(app_runs), Stats.pooled(bare_runs)
+    report(f"IVR webhooks on {label}: {args.users} callers answering without pause, {args.rounds} rounds of "
+           f"{args.duration:.0f} s each (gunicorn {args.workers} workers x {args.threads} threads, gthread)",
+           [("ivr webhooks", app), ("bare TwiML", base)], baseline="bare TwiML")
+    per_round = ", ".join(f"{a.rps / b.rps:.0%}" for a, b in zip(app_runs, bare_runs, strict=True) if b.rps)
+    if base.rps:
+        console.print(f"ratio: {app.rps / base.rps:.0%} of the bare endpoint (rounds: {per_round}; aim: at least 40%)")
+    if paced is not None:
+        report(f"IVR latency on {label}: {args.users} concurrent calls, callers listening {args.pause:g}s "
+               "before each answer", [("ivr webhooks", paced)])
+        console.print(f"p99 at {args.users} concurrent calls: {paced.p99_ms:.0f} ms (aim: under 100 ms)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--users", type=int, default=50, help="concurrent callers")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per run")
-    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating app / bare runs, pooled")
+    parser.add_argument("--workers", type=int, default=WORKERS, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=THREADS, help="gunicorn threads per worker")
     parser.add_argument("--pause", type=float, default=1.0,
                         help="seconds a caller listens before each answer in the paced run (0: skip it)")
+    parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
     args = parser.parse_args()
-
-    rows = []
-    paced = None
-    with app_environment(TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID) as env:
-        with serve("wsgi:app", env=env, workers=2, threads=args.threads) as server:
-            console.print(f"app: {args.users} callers answering at once for {args.duration:.0f}s ...")
-            stats = drive(server.port, caller_scenario(server.port), users=args.users, duration=args.duration)
-            rows.append(("ivr webhooks", stats))
-            if args.pause > 0:
-                console.print(f"app: {args.users} calls, callers listening {args.pause:g}s before each answer ...")
-                paced = drive(server.port, caller_scenario(server.port, args.pause), users=args.users,
-                              duration=args.duration, warmup=args.pause * 2)
-    with serve("bench.bare_app:app", workers=2, threads=args.threads) as bare:
-        console.print(f"bare: {args.users} clients for {args.duration:.0f}s ...")
-        rows.append(("bare TwiML", drive(bare.port, bare_scenario(bare.port), users=args.users,
-                                         duration=args.duration)))
-    report(f"Throughput: {args.users} callers answering without pause (gunicorn 2 workers x {args.threads} "
-           "threads, gthread, SQLite)", rows, baseline="bare TwiML")
-    app, base = rows[0][1], rows[1][1]
-    if base.rps:
-        console.print(f"ratio: {app.rps / base.rps:.0%} of the bare endpoint (aim: at least 40%)")
-    if paced is not None:
-        report(f"Latency: {args.users} concurrent calls, callers listening {args.pause:g}s before each answer",
-               [("ivr webhooks", paced)])
-        console.print(f"p99 at {args.users} concurrent calls: {paced.p99_ms:.0f} ms (aim: under 100 ms)")
+    run(args, None, "SQLite")
+    if args.postgres:
+        try:
+            with postgres_url() as url:
+                run(args, url, "PostgreSQL")
+        except Exception as e:  # noqa: BLE001 - report, do not hide the SQLite figures
+            console.print(f"[yellow]PostgreSQL run skipped:[/yellow] {e}")
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 
 from feedback.store.models import Job, db, utcnow
 
@@ -86,6 +86,10 @@ def clock() -> dt.datetime:
     return utcnow()
 
 
+_ADD_JOB = insert(Job.__table__)
+_JOB_BY_KEY = select(Job.__table__.c.id).where(Job.__table__.c.dedupe_key == bindparam("key"))
+
+
 def schedule(
     name: str,
     *args: Any,
@@ -100,21 +104,27 @@ def schedule(
     if name not in JOBS:
         raise KeyError(f"unknown job {name!r}")
     if dedupe_key:
-        existing = db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing
-    row = Job(
-        name=name, args=list(args), run_at=run_at or clock(), dedupe_key=dedupe_key, max_attempts=max_attempts,
-        status="pending", attempts=0,
-    )
-    db.session.add(row)
-    db.session.flush()
+        found = db.session.execute(_JOB_BY_KEY, {"key": dedupe_key}).scalar()
+        if found is not None:
+            existing = db.session.get(Job, found)
+            if existing is not None:
+                return existing
+    from feedback.store.operations import insert_row
+
+    # One insert in the caller's transaction (no unit-of-work flush).
+    row: Job = insert_row(Job, {
+        "name": name, "args": list(args), "run_at": run_at or clock(), "dedupe_key": dedupe_key,
+        "max_attempts": max_attempts, "status": "pending", "attempts": 0,
+    })
     return row
 
 
-def schedule_many(items: Sequence[tuple[str, Sequence[Any], dt.datetime | None, str | None]]) -> list[Job]:
+def schedule_many(
+    items: Sequence[tuple[str, Sequence[Any], dt.datetime | None, str | None]],
+) -> list[dict[str, Any]]:
     """Several jobs at once, ``(name, args, run_at, dedupe_key)`` each, in one round of
-    inserts (the caller commits). Keys already scheduled are skipped."""
+    inserts (the caller commits). Keys already scheduled are skipped. Returns the rows
+    written (as values; their ids are not read back)."""
     load_job_modules()
     for name, *_ in items:
         if name not in JOBS:
@@ -122,14 +132,15 @@ def schedule_many(items: Sequence[tuple[str, Sequence[Any], dt.datetime | None, 
     keys = [k for *_, k in items if k]
     taken = set(db.session.scalars(select(Job.dedupe_key).where(Job.dedupe_key.in_(keys)))) if keys else set()
     now = clock()
+    stamp = utcnow()
     rows = [
-        Job(name=name, args=list(args), run_at=run_at or now, dedupe_key=key, max_attempts=5, status="pending",
-            attempts=0)
+        {"name": name, "args": list(args), "run_at": run_at or now, "dedupe_key": key, "max_attempts": 5,
+         "status": "pending", "attempts": 0, "last_error": None, "created_at": stamp, "updated_at": stamp}
         for name, args, run_at, key in items
         if not key or key not in taken
     ]
-    db.session.add_all(rows)
-    db.session.flush()
+    if rows:
+        db.session.execute(_ADD_JOB, rows)  # one executemany, no unit-of-work flush
     return rows
 
 

@@ -135,7 +135,7 @@ def _start(compiled: Any, version_id: int, locale: str | None, contact_in: dict[
     if session.status == "active" and session.expires_at is not None:
         at = session.expires_at
         schedule("expire_conversation", session.id, at.isoformat(), run_at=at, dedupe_key=f"expire:{session.id}:{at.isoformat()}")
-    db.session.commit()
+    ops.commit_keeping(session)  # the reply reads it next
     it = ops.interview_for(version_id)
     return Reply(session, message_dicts(it, turn.state, turn.events), token=token)
 
@@ -193,8 +193,8 @@ def post(session: Session, payload: Mapping[str, Any]) -> Reply:
     if msgs.expired(session):
         ops.end_session(session.id, reason="expired")
         raise Finished(ops.get_session(session.id), expired=True)
-    msgs.extend_expiry(session, hours(), commit=False)  # saved with the answer, in one commit
-    turn = ops.apply_input(session.id, Text(text), step=session.step)
+    # The conversation lives on: its new expiry is saved with the answer, in one write.
+    turn = ops.apply_input(session.id, Text(text), step=session.step, extend_to=clock() + dt.timedelta(hours=hours()))
     return Reply(turn.session, message_dicts(it, turn.state, turn.events), duplicate=turn.duplicate)
 
 

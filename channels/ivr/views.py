@@ -161,6 +161,7 @@ def _confidence(value: Any) -> float | None:
     return c
 
 
+@functools.lru_cache(maxsize=64)
 def language_name(locale: str) -> str:
     """The name of a language in that language: English, 中文."""
     try:
@@ -348,7 +349,7 @@ def voice_webhook() -> Any:
         if calls.is_machine(answered_by):
             return _machine_answered(attempt, ops.compiled_version(version_id).survey)
     else:
-        attempt = calls.find_attempt(call_sid=call_sid)
+        attempt = calls.find_attempt(call_sid=call_sid) if calls.call_recorded(call_sid) else None
         if attempt is None:
             return _new_inbound_call(call_sid)
         if attempt.session_id:

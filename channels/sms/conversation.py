@@ -252,11 +252,14 @@ def _answer(row: Message, session: Session, body: str, now: dt.datetime) -> list
         return [msgs.Outgoing(m.body, (m.meta or {}).get("kind", "question"), (m.meta or {}).get("question_id"))
                 for m in held]
     step = _step(row)
-    if session.status == "active":
-        # Saved with the answer (one commit): the customer wrote, the conversation lives on.
-        msgs.extend_expiry(session, expiry_hours(ops.compiled_version(session.version_id)), now, commit=False)
-    turn = ops.apply_input(session.id, Text(body), step=step if step is not None else session.step)
-    return session_messages(turn.session, turn.events)
+    # The customer wrote, so the conversation lives on: the new expiry is saved with the
+    # answer, and the answer with its replies (the caller commits them together).
+    extend = (now + dt.timedelta(hours=expiry_hours(ops.compiled_version(session.version_id)))
+              if session.status == "active" else None)
+    turn = ops.apply_input(session.id, Text(body), step=step if step is not None else session.step,
+                           extend_to=extend, commit=False)
+    it = ops.interview_for(session.version_id)
+    return to_outgoing(render.messages(it, turn.state, turn.events, "sms"))
 
 
 def _start_by_keyword(
@@ -273,27 +276,28 @@ def _start_by_keyword(
     now = clock()
     hours = expiry_hours(compiled)
     try:
-        turn = ops.start_session(
+        new = ops.prepare_session(
             match.survey_id, "sms", locale=wanted, contact=contact, external_ref=contact.phone,
-            expires_at=now + dt.timedelta(hours=hours), version_id=match.version_id, commit=False,
+            expires_at=now + dt.timedelta(hours=hours), version_id=match.version_id,
         )
     except FeedbackError as e:
         log.warning("keyword %s could not start %s: %s", match.keyword, match.survey_id, e)
         return None
+    # The channel's own facts are kept on the session only (see msgs.set_sms_meta).
+    new.session["meta"]["sms"] = {"transport": row.transport, "address": row.from_number, "started_by": "keyword",
+                                  "keyword": match.keyword, "sent_at": now.isoformat()}
+    turn = ops.insert_session(new)
     session = turn.session
     if not contact.locale:
         contact.locale = session.locale  # remembered for replies outside a survey
-    msgs.set_sms_meta(
-        session, commit=False, transport=row.transport, address=row.from_number,
-        started_by="keyword", keyword=match.keyword, sent_at=now.isoformat(),
-    )
     from feedback.jobs import schedule
 
     if session.status == "active" and session.expires_at is not None:
         schedule("expire_conversation", session.id, session.expires_at.isoformat(), run_at=session.expires_at,
                  dedupe_key=f"expire:{session.id}:{session.expires_at.isoformat()}")
-    msgs.commit()
-    return session, session_messages(session, turn.events)
+    # Committed with the replies (see process: done).
+    it = ops.interview_for(match.version_id)
+    return session, to_outgoing(render.messages(it, turn.state, turn.events, "sms"))
 
 
 def _store_replies(row: Message, contact: Contact, items: list[msgs.Outgoing], session: Session | None) -> list[Message]:

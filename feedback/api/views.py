@@ -13,7 +13,7 @@ from flask import Response, jsonify, request, stream_with_context
 from feedback.definition.loader import CompiledSurvey
 from feedback.definition.model import Question
 from feedback.store import operations as ops
-from feedback.store.models import SurveyVersion
+from feedback.store.operations import VersionRef
 
 from . import bp, metrics, params
 from . import responses as rs
@@ -37,7 +37,7 @@ def _question_json(compiled: CompiledSurvey, q: Question) -> dict[str, Any]:
     return out
 
 
-def survey_json(version: SurveyVersion, compiled: CompiledSurvey) -> dict[str, Any]:
+def survey_json(version: VersionRef, compiled: CompiledSurvey) -> dict[str, Any]:
     s = compiled.survey
     return {
         "id": s.id,

@@ -205,13 +205,22 @@ class _Lexicon:
             if payload not in bucket:
                 bucket.append(payload)
         self.phrases: dict[str, tuple[Any, ...]] = {k: tuple(v) for k, v in merged.items()}
-        self._patterns = [(p, _phrase_pattern(p)) for p in self.phrases]
+        # Phrases filed under the first two characters of their first word (one for a one-
+        # character word): only those whose key is in the text are tried, and only when every
+        # word of the phrase is in the text does the pattern run.
+        self._by_key: dict[str, list[tuple[str, re.Pattern[str], list[str]]]] = {}
+        for p in self.phrases:
+            words = p.split(" ")
+            self._by_key.setdefault(words[0][:2], []).append((p, _phrase_pattern(p), words))
 
     def find(self, text: str) -> list[_Hit]:
         """Non-overlapping hits in ``text`` (already normalised), in text order."""
+        keys = set(text) | {text[i : i + 2] for i in range(len(text) - 1)}
         found = [
             _Hit(m.start(), m.end(), phrase, self.phrases[phrase])
-            for phrase, pattern in self._patterns
+            for key in keys
+            for phrase, pattern, words in self._by_key.get(key, ())
+            if all(w in text for w in words)
             for m in pattern.finditer(text)
         ]
         found.sort(key=lambda h: (-(h.end - h.start), h.start))
@@ -470,12 +479,12 @@ _REAL_WORDS = frozenset(
     "fours fives sixes sevens eights nines tens nones forte ought".split()
 )
 _NUMBER_TYPOS = _number_typos()
-_NUMBER_TYPO_RE = re.compile(r"(?<![a-z'])(" + "|".join(sorted(_NUMBER_TYPOS, key=len, reverse=True)) + r")(?![a-z'])")
+_WORD = re.compile(r"(?<![a-z'])[a-z]{4,}(?![a-z'])")
 
 
 def _digitise_en(text: str) -> str:
     """Replace English number words with ASCII numbers ("twenty-two" → 22, "eigth" → 8)."""
-    text = _NUMBER_TYPO_RE.sub(lambda m: _NUMBER_TYPOS[m.group(1)], text)
+    text = _WORD.sub(lambda m: _NUMBER_TYPOS.get(m.group(), m.group()), text)
     words = list(re.finditer(r"[a-z]+", text))
     out, last, i = [], 0, 0
     while i < len(words):
@@ -763,13 +772,13 @@ def _is_negated(text: str, hit: _Hit) -> bool:
     return bool(_NEGATED_EN.search(before) or _NEGATED_ZH.search(before))
 
 
-def _scale_numbers(norm: str, lo: int, hi: int) -> tuple[list[Number] | None, str]:
+def _scale_numbers(norm: str, lo: int, hi: int, digitised: str | None = None) -> tuple[list[Number] | None, str]:
     """Numbers of a scale reply, with "9/10", "9 out of 10", "满分十分" reduced to 9 / 满分.
 
     The second item names another scale the reply was given on ("4/5" to an NPS question),
     which must not be read on ours.
     """
-    text = _digitise(norm)
+    text = _digitise(norm) if digitised is None else digitised
     other: list[str] = []
 
     def fraction(numerator: str, denominator: str) -> str:
@@ -842,12 +851,13 @@ def _scale_text(q: Question, text: str, ctx: _Ctx) -> Result:
     """nps / csat / ces / rating from free text or speech."""
     lo, hi = q.scale_range or (1, 5)
     norm = _norm(text)
-    numbers, other_scale = _scale_numbers(norm, lo, hi)
+    digitised = _digitise(norm)
+    numbers, other_scale = _scale_numbers(norm, lo, hi, digitised)
     if numbers is None:
         return _nu("unrecognised", "number too long")
     if other_scale:
         return _nu("ambiguous", f"answered out of {other_scale}, the scale is {lo}-{hi}")
-    if _is_bound(_digitise(norm)):
+    if _is_bound(digitised):
         return _nu("inexact", "a bound, not a number")
     lexicon = _scale_lexicon(q, lo, hi)
     hits = lexicon.find(norm)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -28,7 +28,7 @@ from feedback.engine import interview as eng
 from feedback.errors import BadRequest, Forbidden, NotFound
 
 from . import operations as ops
-from .models import Answer, CallAttempt, Contact, Response, Session, SessionTurn, Survey, db, utcnow
+from .models import Answer, CallAttempt, Contact, Response, Session, SessionTurn, db, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +71,7 @@ def is_machine(answered_by: str | None) -> bool:
 def ivr_numbers() -> dict[str, tuple[str, int, str | None]]:
     """Called number (E.164) -> (survey id, current version id, locale of that number) for
     the active IVR surveys."""
-    rows = db.session.execute(
-        select(Survey.id, Survey.current_version_id).where(
-            Survey.active.is_(True), Survey.current_version_id.is_not(None)
-        )
-    ).all()
-    key = tuple(sorted((sid, vid) for sid, vid in rows))
+    key = ops.active_versions()
     cache = ops._cache("ivr_numbers")
     found = cache.get(key)
     if found is not None:
@@ -98,6 +93,14 @@ def ivr_numbers() -> dict[str, tuple[str, int, str | None]]:
     cache.clear()
     cache[key] = table
     return table
+
+
+_CALL_BY_SID = select(CallAttempt.__table__.c.id).where(CallAttempt.__table__.c.call_sid == bindparam("b_sid"))
+
+
+def call_recorded(call_sid: str) -> bool:
+    """Whether a call with this CallSid is stored (one small query, no ORM row)."""
+    return db.session.execute(_CALL_BY_SID, {"b_sid": call_sid}).first() is not None
 
 
 def find_attempt(*, attempt_id: int | None = None, call_sid: str | None = None) -> CallAttempt | None:
@@ -130,6 +133,15 @@ def _contact_by_phone(phone: str | None) -> Contact | None:
 # -- starting a call ------------------------------------------------------------------------------
 
 
+_CALLS = CallAttempt.__table__
+_ADD_ATTEMPT = insert(_CALLS)
+_LINK_ATTEMPT = (
+    update(_CALLS)
+    .where(_CALLS.c.id == bindparam("b_id"), _CALLS.c.session_id.is_(None))
+    .values(session_id=bindparam("session_id"), locale=bindparam("locale"), updated_at=bindparam("updated_at"))
+)
+
+
 def start_inbound_call(
     *,
     call_sid: str,
@@ -151,22 +163,27 @@ def start_inbound_call(
         meta: dict[str, Any] = {"version_id": version_id}
         if number_locale:
             meta["number_locale"] = number_locale
-        attempt = CallAttempt(
-            survey_id=survey_id,
-            contact_id=contact.id if contact else None,
-            direction="inbound",
-            call_sid=call_sid,
-            to_number=(to_number or "")[:32],
-            from_number=(from_number or "")[:32] or None,
-            status="in-progress",
-            meta=meta,
-        )
-        db.session.add(attempt)
+        now = utcnow()
+        values: dict[str, Any] = {
+            "survey_id": survey_id, "contact_id": contact.id if contact else None, "session_id": None,
+            "direction": "inbound", "call_sid": call_sid, "to_number": (to_number or "")[:32],
+            "from_number": (from_number or "")[:32] or None, "attempt_no": 1, "group_id": None,
+            "status": "in-progress", "answered_by": None, "duration": None, "error": None, "locale": None,
+            "context": {}, "scheduled_for": None, "created_at": now, "updated_at": now, "meta": meta,
+        }
+        locale = pick_locale(contact)
+        # The survey is started in memory first; then the writes follow one another.
+        new = _prepare_call_session(values, contact, version_id=version_id, locale=locale) if locale else None
         try:
-            db.session.flush()
-            locale = pick_locale(contact)
-            turn = _begin_session(attempt, contact, version_id=version_id, locale=locale) if locale else None
-            db.session.commit()
+            attempt_id = db.session.execute(_ADD_ATTEMPT, values).inserted_primary_key[0]
+            turn = None
+            if new is not None:
+                turn = _insert_call_session(new, attempt_id, version_id)
+                db.session.execute(_LINK_ATTEMPT, {"b_id": attempt_id, "session_id": new.id, "locale": locale,
+                                                   "updated_at": now})
+                values.update(session_id=new.id, locale=locale)
+            attempt = ops._attached(CallAttempt(id=attempt_id, **values))
+            ops.commit_keeping(attempt)
             return attempt, turn
         except IntegrityError:
             # The same webhook arrived twice at once, or the caller became a contact in
@@ -200,43 +217,43 @@ def call_locale(attempt: CallAttempt) -> str | None:
     return attempt.locale
 
 
-def _begin_session(
-    attempt: CallAttempt,
-    contact: Contact | None,
-    *,
-    version_id: int,
-    locale: str,
-    remember_locale: bool = False,
-    link: bool = True,
-) -> CallTurn:
-    """Start the survey of a call in the current transaction (the caller commits). With
-    ``link`` the attempt is pointed at the new session here; else the caller does it."""
-    if remember_locale and contact is not None and not contact.locale:
-        contact.locale = locale
+def _prepare_call_session(
+    attempt: dict[str, Any], contact: Contact | None, *, version_id: int, locale: str
+) -> ops.NewSession:
+    """The survey of a call, started in memory (``attempt`` holds the call's columns)."""
     meta: dict[str, Any] = {
-        k: v for k, v in (attempt.meta or {}).items() if k not in ("version_id", "number_locale", "deferred")
+        k: v for k, v in (attempt["meta"] or {}).items() if k not in ("version_id", "number_locale", "deferred")
     }
-    meta.update({"call_sid": attempt.call_sid, "direction": attempt.direction, "call_attempt_id": attempt.id})
-    expires = utcnow() + SESSION_TTL
-    turn = ops.start_session(
-        attempt.survey_id,
+    meta.update({"call_sid": attempt["call_sid"], "direction": attempt["direction"],
+                 "call_attempt_id": attempt.get("id")})
+    return ops.prepare_session(
+        attempt["survey_id"],
         "ivr",
         locale=locale,
         contact=contact,
-        context=attempt.context or None,
-        external_ref=attempt.call_sid,
-        expires_at=expires,
+        context=attempt["context"] or None,
+        external_ref=attempt["call_sid"],
+        expires_at=utcnow() + SESSION_TTL,
         meta=meta,
         version_id=version_id,
-        commit=False,
     )
-    if link:
-        attempt.session_id = turn.session.id
-        attempt.locale = locale
+
+
+def _insert_call_session(new: ops.NewSession, attempt_id: int, version_id: int) -> CallTurn:
+    """Write the survey of a call and the job that closes it if Twilio never reports the
+    end (the caller links the attempt and commits)."""
     from feedback import jobs
 
-    jobs.schedule("close_stale_call", turn.session.id, run_at=expires)
-    return CallTurn(turn.session.id, version_id, 0, eng.State.from_dict(turn.session.state), turn.events)
+    for row in (new.session, new.response):
+        row["meta"]["call_attempt_id"] = attempt_id
+    turn = ops.insert_session(new)
+    jobs.schedule("close_stale_call", new.id, run_at=new.session["expires_at"])
+    return CallTurn(new.id, version_id, 0, turn.state, turn.events)
+
+
+def _attempt_values(attempt: CallAttempt) -> dict[str, Any]:
+    return {"id": attempt.id, "survey_id": attempt.survey_id, "meta": attempt.meta, "call_sid": attempt.call_sid,
+            "direction": attempt.direction, "context": attempt.context}
 
 
 def _started(session_id: str) -> CallTurn:
@@ -252,14 +269,14 @@ def start_call_session(
     if attempt.session_id:
         return _started(attempt.session_id)
     contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
+    if remember_locale and contact is not None and not contact.locale:
+        contact.locale = locale
     attempt_id = attempt.id
-    turn = _begin_session(
-        attempt, contact, version_id=version_id, locale=locale, remember_locale=remember_locale, link=False
-    )
+    new = _prepare_call_session(_attempt_values(attempt), contact, version_id=version_id, locale=locale)
+    db.session.flush()  # the contact's language, if it changed
+    turn = _insert_call_session(new, attempt_id, version_id)
     claimed = db.session.execute(
-        update(CallAttempt)
-        .where(CallAttempt.id == attempt_id, CallAttempt.session_id.is_(None))
-        .values(session_id=turn.session_id, locale=locale, updated_at=utcnow())
+        _LINK_ATTEMPT, {"b_id": attempt_id, "session_id": new.id, "locale": locale, "updated_at": utcnow()}
     ).rowcount
     if not claimed:
         # The same webhook is being answered by another request: use its session.
@@ -277,22 +294,22 @@ def start_call_session(
 def apply_call_input(session_id: str, inp: eng.Input, *, step: int, call_sid: str | None) -> CallTurn:
     """Apply what the caller keyed or said at ``step``. Idempotent per (session, step);
     a request for another call's session is refused. Commits."""
-    session = db.session.get(Session, session_id, options=[joinedload(Session.response)])
-    if session is None or session.channel != "ivr":
+    row = ops.session_row(session_id)
+    if row is None or row.channel != "ivr":
         raise NotFound("no such call session")
-    if not call_sid or session.external_ref != call_sid:
+    if not call_sid or row.external_ref != call_sid:
         raise Forbidden("this webhook does not belong to the call of that session")
-    closed = (session.meta or {}).get("closed_state")
-    if session.status != "active" and isinstance(closed, dict) and closed.get("step") == step:
-        late = _apply_late_input(session, closed, inp, step)
+    closed = (row.meta or {}).get("closed_state")
+    if row.status != "active" and isinstance(closed, dict) and closed.get("step") == step:
+        session = db.session.get(Session, session_id, options=[joinedload(Session.response)])
+        late = _apply_late_input(session, closed, inp, step) if session is not None else None
         if late is not None:
             return late
-    version_id = session.version_id
-    turn = ops.apply_input(session_id, inp, step=step)
-    if turn.snapshot is not None:
-        state = eng.State.from_dict(turn.snapshot)
-        return CallTurn(session_id, version_id, state.step, state, turn.events, turn.duplicate)
-    return CallTurn.of(turn.session, turn.events, turn.duplicate)
+        row = None  # read it again: the late path may have rolled back
+    turn = ops.apply_input(session_id, inp, step=step, row=row)
+    state = turn.state
+    return CallTurn(session_id, turn.session.version_id if row is None else row.version_id, state.step, state,
+                    turn.events, turn.duplicate)
 
 
 def _apply_late_input(session: Session, closed: dict[str, Any], inp: eng.Input, step: int) -> CallTurn | None:
@@ -350,14 +367,15 @@ def _apply_late_input(session: Session, closed: dict[str, Any], inp: eng.Input, 
 def close_call_session(session_id: str, reason: str = "hangup") -> None:
     """End a call's session (answers so far stay as a partial response), keeping the state
     it had so that an answer arriving late can still be stored. Commits."""
-    session = db.session.get(Session, session_id)
-    if session is None or session.status != "active":
-        return
-    meta = dict(session.meta or {})
-    meta["closed_state"] = dict(session.state)
-    session.meta = meta
-    db.session.flush()
-    ops.end_session(session_id, reason=reason)
+    for _ in range(3):
+        row = ops.session_row(session_id)
+        if row is None or row.status != "active":
+            return
+        turn = ops.apply_input(session_id, eng.HangUp(reason), step=row.step, row=row,
+                               meta={"closed_state": dict(row.state)})
+        if not turn.duplicate:
+            return
+        # An answer moved the session on at the same moment: close it after that answer.
 
 
 def record_transcription(
@@ -394,6 +412,18 @@ def record_transcription(
 # -- call status ---------------------------------------------------------------------------------
 
 
+_CALL = CallAttempt.__table__
+_CALL_COLUMNS = select(_CALL.c.id, _CALL.c.call_sid, _CALL.c.answered_by, _CALL.c.status, _CALL.c.duration,
+                       _CALL.c.session_id, _CALL.c.direction)
+_CALL_BY_ID = _CALL_COLUMNS.where(_CALL.c.id == bindparam("b_id"))
+_CALL_ROW_BY_SID = _CALL_COLUMNS.where(_CALL.c.call_sid == bindparam("b_sid"))
+_CALL_ENDS = (
+    update(_CALL)
+    .where(_CALL.c.id == bindparam("b_id"), _CALL.c.status.not_in(FINAL_STATUSES))
+    .values(status=bindparam("status"), duration=bindparam("duration"), updated_at=bindparam("updated_at"))
+)
+
+
 def record_call_status(
     *,
     call_sid: str | None,
@@ -403,8 +433,9 @@ def record_call_status(
     answered_by: str | None = None,
     error: str | None = None,
     plan_retry: Callable[[CallAttempt], dt.datetime | None] | None = None,
-) -> tuple[CallAttempt | None, bool]:
-    """Record a status callback. Returns (attempt, whether this callback ended the call).
+) -> tuple[int | None, bool]:
+    """Record a status callback. Returns (the attempt's id, whether this callback ended
+    the call).
 
     The status only moves forward; the final outcome (``completed``, ``busy``,
     ``no-answer``, ``failed``, ``canceled``, or ``machine`` for a call answered by a
@@ -412,57 +443,75 @@ def record_call_status(
     complete), the call duration goes on the response, and ``plan_retry`` may ask for
     another attempt. Commits."""
     status = (status or "").strip().lower()
-    attempt = find_attempt(attempt_id=attempt_id, call_sid=call_sid)
-    if attempt is None and attempt_id is not None and call_sid:
+    if attempt_id is not None:
+        call = db.session.execute(_CALL_BY_ID, {"b_id": attempt_id}).first()
+        if call is not None and call_sid and call.call_sid and call.call_sid != call_sid:
+            call = None
+    else:
+        call = db.session.execute(_CALL_ROW_BY_SID, {"b_sid": call_sid}).first() if call_sid else None
+    if call is None and attempt_id is not None and call_sid:
         return None, False  # the attempt id and the CallSid disagree: ignore
     ended = False
-    if attempt is not None:
-        if not attempt.call_sid and call_sid:
-            attempt.call_sid = call_sid
-        if answered_by and not attempt.answered_by:
-            attempt.answered_by = answered_by[:32]
+    attempt: CallAttempt | None = None
+    if call is not None:
+        now = utcnow()
+        changes: dict[str, Any] = {}
+        if not call.call_sid and call_sid:
+            changes["call_sid"] = call_sid
+        answered = call.answered_by
+        if answered_by and not call.answered_by:
+            answered = changes["answered_by"] = answered_by[:32]
         if error:
-            attempt.error = error[:2000]
+            changes["error"] = error[:2000]
         if status in FINAL_STATUSES:
-            outcome = "machine" if status == "completed" and is_machine(attempt.answered_by) else status
+            outcome = "machine" if status == "completed" and is_machine(answered) else status
             # Decided once, whatever the duplicates racing this one do.
-            ended = bool(
-                db.session.execute(
-                    update(CallAttempt)
-                    .where(CallAttempt.id == attempt.id, CallAttempt.status.not_in(FINAL_STATUSES))
-                    .values(status=outcome, duration=duration, updated_at=utcnow())
-                ).rowcount
-            )
-            if not ended and duration is not None and attempt.duration is None:
-                attempt.duration = duration
-        elif status in _PROGRESS and attempt.status not in FINAL_STATUSES:
-            if _PROGRESS[status] > _PROGRESS.get(attempt.status, -1):
-                attempt.status = status
-        session_id = attempt.session_id
+            ended = bool(db.session.execute(
+                _CALL_ENDS, {"b_id": call.id, "status": outcome, "duration": duration, "updated_at": now}
+            ).rowcount)
+            if not ended and duration is not None and call.duration is None:
+                changes["duration"] = duration
+        elif status in _PROGRESS and call.status not in FINAL_STATUSES:
+            if _PROGRESS[status] > _PROGRESS.get(call.status, -1):
+                changes["status"] = status
+        if changes:
+            db.session.execute(update(_CALL).where(_CALL.c.id == call.id).values(**changes, updated_at=now))
+        session_id = call.session_id
+        if ended and plan_retry is not None and call.direction == "outbound":
+            attempt = db.session.get(CallAttempt, call.id, populate_existing=True)
     else:
         found = ops.find_session("ivr", call_sid) if call_sid else None
         session_id = found.id if found is not None else None
         ended = status in FINAL_STATUSES
-    retry_at = None
-    if ended and attempt is not None and plan_retry is not None and attempt.direction == "outbound":
-        retry_at = plan_retry(attempt)
+    retry_at = plan_retry(attempt) if attempt is not None and plan_retry is not None else None
+    close_later = False
     if status in FINAL_STATUSES and session_id:
-        session = db.session.get(Session, session_id)
-        if session is not None and session.status == "active":
-            db.session.commit()
-            close_call_session(session_id, reason="hangup")
-            session = db.session.get(Session, session_id)
-        response = session.response if session is not None else None
-        if response is not None and (ended or "call_duration" not in (response.meta or {})):
-            meta = dict(response.meta or {})
-            meta["call_status"] = status
-            if duration is not None:
-                meta["call_duration"] = duration
-            response.meta = meta
+        row = ops.session_row(session_id)
+        if row is not None and row.response_id is not None:
+            facts: dict[str, Any] = {}
+            if ended or "call_duration" not in (row.response_meta or {}):
+                facts["call_status"] = status
+                if duration is not None:
+                    facts["call_duration"] = duration
+            closed = None
+            if row.status == "active":
+                # The call is over: close its session (answers so far stay as a partial
+                # response), keeping the state it had for an answer that arrives late,
+                # with the call's facts on the response, in this same transaction.
+                closed = ops.apply_input(session_id, eng.HangUp("hangup"), step=row.step, row=row, commit=False,
+                                         meta={"closed_state": dict(row.state)}, response_meta=facts)
+                close_later = closed.duplicate  # an answer moved the session on just now
+            if (closed is None or closed.duplicate) and facts:
+                meta = {**dict(row.response_meta or {}), **facts}
+                db.session.execute(
+                    update(ops._R).where(ops._R.c.id == row.response_id).values(meta=meta, updated_at=utcnow())
+                )
     if retry_at is not None and attempt is not None:
         _add_retry(attempt, retry_at)
     db.session.commit()
-    return attempt, ended
+    if close_later and session_id:
+        close_call_session(session_id, reason="hangup")
+    return (call.id if call is not None else None), ended
 
 
 # -- outbound -----------------------------------------------------------------------------------

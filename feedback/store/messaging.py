@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
 
 from feedback.definition.segments import count_segments
@@ -105,13 +105,16 @@ def opt_in(contact: Contact) -> bool:
 # -- sessions ------------------------------------------------------------------------------------
 
 
+_RUNNING = (
+    select(Session)
+    .where(Session.channel == "sms", Session.external_ref == bindparam("phone"), Session.status == "active")
+    .order_by(Session.created_at.desc())
+)
+
+
 def open_sms_session(phone: str) -> Session | None:
     """The running SMS / WhatsApp survey with this phone number, if one was sent to it."""
-    rows = db.session.scalars(
-        select(Session)
-        .where(Session.channel == "sms", Session.external_ref == phone, Session.status == "active")
-        .order_by(Session.created_at.desc())
-    )
+    rows = db.session.scalars(_RUNNING, {"phone": phone})
     for session in rows:
         if sms_meta(session).get("sent_at"):
             return session
@@ -199,23 +202,18 @@ def claim_inbound(
 
     Returns the message and whether it is new; a duplicate returns the first one."""
     info = count_segments(body)
-    row = Message(
-        direction="in",
-        transport=transport,
-        message_sid=sid,
-        session_id=session.id if session else None,
-        contact_id=contact.id,
-        from_number=sender[:64],
-        to_number=(to or "")[:64],
-        body=body,
-        segments=info.segments,
-        encoding=info.encoding,
-        status="received",
-        meta={**dict(meta or {}), **({"step": session.step} if session is not None else {})},
-    )
-    db.session.add(row)
+    values = {
+        "direction": "in", "transport": transport, "message_sid": sid,
+        "session_id": session.id if session else None, "contact_id": contact.id,
+        "from_number": sender[:64], "to_number": (to or "")[:64], "body": body,
+        "segments": info.segments, "encoding": info.encoding, "status": "received",
+        "meta": {**dict(meta or {}), **({"step": session.step} if session is not None else {})},
+    }
     try:
-        db.session.commit()
+        db.session.flush()  # a new contact first
+        row = ops.insert_row(Message, values)
+        # The message, its contact and session stay loaded: processing it reads them again.
+        ops.commit_keeping(row, contact, session)
     except IntegrityError:
         db.session.rollback()
         existing = inbound_by_sid(sid)
@@ -246,25 +244,16 @@ def add_outgoing(
     meta: Mapping[str, Any] | None = None,
 ) -> list[Message]:
     """Add outgoing messages with their segment count and encoding (the caller commits)."""
+    db.session.flush()  # the contact and session they belong to come first
     rows = []
     for item in items:
         info = count_segments(item.text)
-        row = Message(
-            direction="out",
-            transport=transport,
-            session_id=session_id,
-            contact_id=contact_id,
-            from_number=(sender or "")[:64],
-            to_number=(to or "")[:64],
-            body=item.text,
-            segments=info.segments,
-            encoding=info.encoding,
-            status=status,
-            meta={"kind": item.kind, "question_id": item.question_id, **dict(meta or {})},
-        )
-        db.session.add(row)
-        rows.append(row)
-    db.session.flush()
+        rows.append(ops.insert_row(Message, {
+            "direction": "out", "transport": transport, "session_id": session_id, "contact_id": contact_id,
+            "from_number": (sender or "")[:64], "to_number": (to or "")[:64], "body": item.text,
+            "segments": info.segments, "encoding": info.encoding, "status": status,
+            "meta": {"kind": item.kind, "question_id": item.question_id, **dict(meta or {})},
+        }))
     return rows
 
 
@@ -277,7 +266,7 @@ def finish_inbound(row: Message, replies: list[Message], action: str, session_id
     if session_id and not row.session_id:
         row.session_id = session_id
     row.status = "processed"
-    db.session.commit()
+    ops.commit_keeping(row, *replies)  # the webhook's TwiML reads the replies next
 
 
 def replies_of(row: Message) -> list[Message] | None:

@@ -32,7 +32,7 @@ from feedback.store.distribution import (
     TouchpointEvent,
     TriggerDecision,
 )
-from feedback.store.models import Answer, CallAttempt, Contact, Response, Session, Survey, db
+from feedback.store.models import Answer, CallAttempt, Contact, Response, Session, db
 
 from . import policy as pol
 from .definition import Trigger, format_duration, in_sample, triggers_of
@@ -57,13 +57,7 @@ def active_triggers() -> list[Trigger]:
     """Every trigger of every active survey's current version (cached per set of versions)."""
     from flask import current_app
 
-    rows = tuple(
-        db.session.execute(
-            select(Survey.id, Survey.current_version_id)
-            .where(Survey.active.is_(True), Survey.current_version_id.is_not(None))
-            .order_by(Survey.id)
-        ).all()
-    )
+    rows = ops.active_versions()
     cache = current_app.extensions.setdefault("feedback_triggers", {})
     if cache.get("key") == rows:
         return cache["triggers"]
