@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
+from werkzeug.exceptions import Unauthorized
 
 from feedback.errors import BadRequest
 from feedback.i18n import tr
@@ -78,9 +79,24 @@ def _finished(e: chat.Finished) -> tuple[Response, int]:
                    status=s.status, session_id=s.id), 409
 
 
+def _identified() -> bool:
+    """Whether the request carries a valid API key (``Authorization: Bearer <key>``): only
+    then may it say which contact the conversation belongs to. A wrong key is refused
+    rather than taken as anonymous, so an integrator notices it."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        return False
+    if ops.verify_api_key(value.strip()) is None:
+        raise Unauthorized(description="this API key is not valid or has been revoked; without a key, leave out the "
+                           "Authorization header (the contact fields are then only used for piping)")
+    return True
+
+
 @bp.post("/api/sessions")
 def create_session() -> Any:
-    reply = chat.start(_payload())
+    payload = _payload()
+    reply = chat.start(payload, identified=_identified())
     compiled = ops.compiled_version(reply.session.version_id)
     survey = compiled.survey
     loc = reply.session.locale

@@ -25,6 +25,8 @@ from feedback.store.models import Session, db
 
 MAX_TEXT = 5000
 _CONTACT_KEYS = ("id", "email", "phone")
+#: Contact fields that must be texts (``id`` may be a whole number too), with their longest length.
+_CONTACT_TEXTS = {"id": 200, "email": 320, "phone": 64, "locale": 20, "timezone": 64}
 
 
 class Finished(Exception):
@@ -82,15 +84,62 @@ def _object(value: Any, name: str) -> dict[str, Any]:
     return dict(value)
 
 
-def start(payload: Mapping[str, Any]) -> Reply:
-    """``POST /chat/api/sessions``: ``{survey, locale?, contact?, context?, page_url?}``."""
+def contact_fields(value: Any) -> dict[str, Any]:
+    """The ``contact`` object of a request, its field types checked (BadRequest naming the field)."""
+    contact = _object(value, "contact")
+    for key, item in contact.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > 100:
+            raise BadRequest("the keys of 'contact' must be names of at most 100 characters")
+        name = f"'contact.{key}'"
+        if key in _CONTACT_TEXTS:
+            if item is None:
+                continue
+            if key == "id" and isinstance(item, int) and not isinstance(item, bool):
+                item = contact[key] = str(item)
+            if not isinstance(item, str):
+                what = "a text or a whole number" if key == "id" else "a text"
+                raise BadRequest(f"{name} must be {what}, not {_json_type(item)}")
+            if len(item) > _CONTACT_TEXTS[key]:
+                raise BadRequest(f"{name} can be at most {_CONTACT_TEXTS[key]} characters")
+            if key == "email" and item.strip() and "@" not in item:
+                raise BadRequest(f"{name} must be an email address such as \"ana@example.com\"")
+            if key == "phone" and item.strip():
+                ops.normalize_phone(item)  # BadRequest: "... is not a phone number"
+        elif not (item is None or isinstance(item, str | int | float | bool)):
+            raise BadRequest(f"{name} must be a text, a number, true/false or null, not {_json_type(item)}")
+        elif isinstance(item, str) and len(item) > 1000:
+            raise BadRequest(f"{name} can be at most 1000 characters")
+    return contact
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return "a text"
+
+
+def start(payload: Mapping[str, Any], *, identified: bool = False) -> Reply:
+    """``POST /chat/api/sessions``: ``{survey, locale?, contact?, context?, page_url?}``.
+
+    The ``contact`` fields are context for piping and logic. Only an ``identified``
+    request (one carrying a valid API key) may also name the contact the conversation
+    belongs to: its ``id``, ``email`` or ``phone`` then finds or creates that contact
+    and updates it. Without that the conversation is anonymous and no contact is
+    read or written: anyone can call this endpoint, and a claimed id or email is not
+    proof of who is writing."""
     survey_id = payload.get("survey")
     if not isinstance(survey_id, str) or not survey_id.strip():
         raise BadRequest("'survey' is required: the id of the survey to run, e.g. \"support-ticket\"")
     locale = payload.get("locale")
     if locale is not None and not isinstance(locale, str):
         raise BadRequest("'locale' must be a text such as \"en\" or \"zh-CN\"")
-    contact_in = _object(payload.get("contact"), "contact")
+    contact_in = contact_fields(payload.get("contact"))
     context = _object(payload.get("context"), "context")
     for key in ("contact", "event"):
         if context.get(key) is not None and not isinstance(context.get(key), Mapping):
@@ -100,16 +149,16 @@ def start(payload: Mapping[str, Any]) -> Reply:
     if "chat" not in compiled.survey.channels:
         raise BadRequest(f"survey '{survey_id}' is not offered in chat; add chat to its channels")
     try:
-        return _start(compiled, version.id, locale, contact_in, context, page_url)
+        return _start(compiled, version.id, locale, contact_in, context, page_url, identified)
     except Exception:
         db.session.rollback()
         raise
 
 
 def _start(compiled: Any, version_id: int, locale: str | None, contact_in: dict[str, Any],
-           context: dict[str, Any], page_url: Any) -> Reply:
+           context: dict[str, Any], page_url: Any, identified: bool) -> Reply:
     contact = None
-    if any(contact_in.get(k) for k in _CONTACT_KEYS):
+    if identified and any(contact_in.get(k) for k in _CONTACT_KEYS):
         contact = ops.find_or_create_contact(
             external_id=str(contact_in["id"]) if contact_in.get("id") else None,
             phone=str(contact_in["phone"]) if contact_in.get("phone") else None,
@@ -127,7 +176,7 @@ def _start(compiled: Any, version_id: int, locale: str | None, contact_in: dict[
     if isinstance(page_url, str) and page_url:
         meta["page_url"] = page_url[:1000]
     turn = ops.start_session(
-        compiled.survey.id, "chat", locale=locale or contact_in.get("locale"), contact=contact, context=ctx,
+        compiled.survey.id, "chat", locale=locale or contact_in.get("locale") or None, contact=contact, context=ctx,
         external_ref=msgs.token_hash(token), expires_at=now + dt.timedelta(hours=hours()),
         meta=meta, version_id=version_id, commit=False,
     )

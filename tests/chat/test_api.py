@@ -14,10 +14,19 @@ from feedback.store.models import Answer, Contact, Session, utcnow
 from tests.sms.conftest import api_responses, dispatch, rows
 
 
-def start(client: Any, **body: Any) -> dict[str, Any]:
-    resp = client.post("/chat/api/sessions", json={"survey": "support-ticket", **body})
+def start(client: Any, key: str | None = None, **body: Any) -> dict[str, Any]:
+    """Start a conversation; with ``key`` (an API key) as an integrator's server would."""
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    resp = client.post("/chat/api/sessions", json={"survey": "support-ticket", **body}, headers=headers)
     assert resp.status_code == 201, resp.json
     return resp.json
+
+
+def api_key(app: Any) -> str:
+    from feedback.store import operations as ops
+
+    with app.app_context():
+        return ops.create_api_key("chat bot")
 
 
 def say(client: Any, chat: dict[str, Any], body: dict[str, Any], status: int = 200, **headers: str) -> dict[str, Any]:
@@ -34,7 +43,7 @@ def question(reply: dict[str, Any]) -> dict[str, Any]:
 
 def test_quick_reply_conversation_in_english(app: Any) -> None:
     client = app.test_client()
-    chat = start(client, locale="en", contact={"id": "cust-7", "first_name": "Ana", "email": "ana@example.com"},
+    chat = start(client, api_key(app), locale="en", contact={"id": "cust-7", "first_name": "Ana", "email": "ana@example.com"},
                  context={"event": {"id": "evt-77", "type": "ticket.closed", "ticket_id": "T-1042"}})
     assert chat["status"] == "active" and chat["locale"] == "en" and chat["step"] == 0
     assert chat["bot_name"] == "Feedback assistant" and chat["title"] == "Your support ticket"
@@ -225,10 +234,11 @@ def test_a_quiet_chat_expires_as_partial(app: Any) -> None:
     assert rows(app, Session, Session.id == other["session_id"])[0].status == "partial"
 
 
-def test_contacts_are_found_or_created(app: Any) -> None:
+def test_contacts_are_found_or_created_with_an_api_key(app: Any) -> None:
     client = app.test_client()
-    start(client, contact={"id": "cust-9", "email": "Lee@Example.com", "locale": "zh-CN", "tier": "gold"})
-    chat = start(client, contact={"email": "lee@example.com"})
+    key = api_key(app)
+    start(client, key, contact={"id": "cust-9", "email": "Lee@Example.com", "locale": "zh-CN", "tier": "gold"})
+    chat = start(client, key, contact={"email": "lee@example.com"})
     [contact] = rows(app, Contact)
     assert contact.external_id == "cust-9" and contact.attributes == {"tier": "gold"}
     assert chat["locale"] == "zh-CN"  # the contact's language when none is asked for
@@ -286,3 +296,67 @@ def test_widget_config_is_localised(app: Any) -> None:
     assert client.get("/chat/api/config").status_code == 400
     assert client.get("/chat/api/config?survey=support-call").status_code == 400
     assert client.get("/chat/api/config?survey=nope").status_code == 404
+
+
+def test_without_an_api_key_the_contact_is_context_only(app: Any) -> None:
+    """The public endpoint never reads, changes or answers as a stored contact."""
+    client = app.test_client()
+    start(client, api_key(app), contact={"id": "cust-1", "email": "ana@example.com", "locale": "en", "tier": "gold"})
+    [before] = rows(app, Contact)
+    chat = start(client, locale="en", contact={"id": "cust-1", "email": "mallory@example.com", "locale": "zh-CN",
+                                                "tier": "bronze", "first_name": "Mallory"},
+                 context={"event": {"ticket_id": "T-9"}})
+    assert chat["messages"][0]["text"].startswith("Hi Mallory!")  # still piped
+    say(client, chat, {"value": "7"})
+    [after] = rows(app, Contact)
+    assert (after.id, after.email, after.locale, after.attributes) == (before.id, "ana@example.com", "en",
+                                                                       {"tier": "gold"})
+    [session] = rows(app, Session, Session.id == chat["session_id"])
+    assert session.contact_id is None
+    [mine] = [r for r in api_responses(app, "support-ticket") if r["contact_id"] is None]
+    assert mine["answers"]["ces"]["value"] == 7
+    # By email or phone alone: no contact is found, none is created.
+    start(client, contact={"email": "ana@example.com"})
+    start(client, contact={"phone": "+15550102030"})
+    assert len(rows(app, Contact)) == 1
+    assert {s.contact_id for s in rows(app, Session)} == {before.id, None}
+
+
+def test_a_wrong_api_key_is_refused(app: Any) -> None:
+    client = app.test_client()
+    resp = client.post("/chat/api/sessions", json={"survey": "support-ticket", "contact": {"id": "cust-1"}},
+                       headers={"Authorization": "Bearer fbk_not-a-key"})
+    assert resp.status_code == 401 and resp.json["error"] == "unauthorized"
+    assert "API key" in resp.json["message"]
+    assert rows(app, Session) == [] and rows(app, Contact) == []
+
+
+@pytest.mark.parametrize(("contact", "message"), [
+    ({"email": 5}, "'contact.email' must be a text, not a number"),
+    ({"email": ["a@example.com"]}, "'contact.email' must be a text, not a list"),
+    ({"email": "not-an-address"}, "'contact.email' must be an email address"),
+    ({"id": {"x": 1}}, "'contact.id' must be a text or a whole number, not an object"),
+    ({"id": True}, "'contact.id' must be a text or a whole number, not true/false"),
+    ({"locale": 7}, "'contact.locale' must be a text"),
+    ({"phone": 15550102030}, "'contact.phone' must be a text"),
+    ({"phone": "banana"}, "not a phone number"),
+    ({"tier": {"level": 1}}, "'contact.tier' must be a text, a number, true/false or null, not an object"),
+    ({"id": "x" * 201}, "'contact.id' can be at most 200 characters"),
+])
+def test_contact_fields_are_checked(app: Any, contact: dict[str, Any], message: str) -> None:
+    client = app.test_client()
+    for headers in ({}, {"Authorization": f"Bearer {api_key(app)}"}):
+        resp = client.post("/chat/api/sessions", json={"survey": "support-ticket", "contact": contact},
+                           headers=headers)
+        assert resp.status_code == 400, resp.json
+        assert resp.json["error"] == "bad_request" and message in resp.json["message"], resp.json
+    assert rows(app, Session) == [] and rows(app, Contact) == []
+
+
+def test_a_numeric_contact_id_names_the_same_contact_as_its_text(app: Any) -> None:
+    client = app.test_client()
+    key = api_key(app)
+    start(client, key, contact={"id": 42})
+    start(client, key, contact={"id": "42"})
+    [contact] = rows(app, Contact)
+    assert contact.external_id == "42"
