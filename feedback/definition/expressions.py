@@ -112,6 +112,11 @@ class TypeEnv:
     later: frozenset[str] = frozenset()  # this question and the ones after it
     allow_answers: bool = True  # False for trigger conditions
     allowed_roots: frozenset[str] = frozenset({"answers", "contact", "event", "channel", "locale"})
+    #: The only values some names can have (``channel``, ``locale``): comparing one with any
+    #: other text is always false, so it is reported.
+    known_values: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: {"channel": ("web", "email", "ivr", "sms", "chat")}
+    )
 
 
 QUESTION_VALUE_TYPES: Mapping[str, ValueType] = {
@@ -1073,6 +1078,23 @@ class _Checker:
             message += "; use true or false"
         self.report(message, _start(b))
 
+    def known_value(self, name: Node, literal: Node) -> None:
+        """Report text that ``channel`` or ``locale`` can never be."""
+        if not (isinstance(name, Ref) and not name.path and isinstance(literal, Literal)):
+            return
+        known = self.env.known_values.get(name.root)
+        value = literal.value
+        if not known or not isinstance(value, str) or value in known:
+            return
+        what = "channels" if name.root == "channel" else "this survey's locales"
+        suggestion = _suggest(value, known) or next(
+            (k for k in known if k.split("-")[0].lower() == value.split("-")[0].lower()), None
+        )
+        hint = f"; did you mean '{suggestion}'?" if suggestion else ""
+        self.report(
+            f"{name.root} is never {_quote(value)} ({what}: {', '.join(known)}){hint}", literal.offset
+        )
+
     def code(self, qid: str, info: AnswerInfo, literal: Node) -> None:
         """Report a choice code that ``qid`` does not have."""
         if (
@@ -1108,6 +1130,7 @@ class _Checker:
                 items = other.items if isinstance(other, ListExpr) else (other,)
                 for item in items:
                     self.code(answer[0], answer[1], item)
+            self.known_value(side, other)
 
     def ordering(self, node: Binary) -> None:
         sides = (node.left, node.right)
@@ -1170,6 +1193,8 @@ class _Checker:
                     self.mismatch(left, lt, item, kind)
                 elif left_answer:
                     self.code(left_answer[0], left_answer[1], item)
+                else:
+                    self.known_value(left, item)
         elif right_answer:
             if lt not in (ValueType.STRING, ValueType.ANY):
                 self.report(

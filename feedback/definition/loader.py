@@ -26,6 +26,7 @@ from feedback.errors import DefinitionError, Problem
 
 from . import expressions as ex
 from .model import (
+    CHANNELS,
     CHOICE_TYPES,
     CODE_RE,
     FIXED_SCALES,
@@ -493,7 +494,11 @@ def _check_semantics(
         _check_choice_texts(survey, q, base, report, raw_question=_get(raw, "questions", i))
         if q.show_if is not None:
             later = frozenset(all_ids[i:])
-            env = ex.TypeEnv(answers=dict(earlier), later=later)
+            env = ex.TypeEnv(
+                answers=dict(earlier),
+                later=later,
+                known_values={"channel": CHANNELS, "locale": tuple(survey.all_locales)},
+            )
             compiled, problems = ex.compile_expression(q.show_if, env)
             for p in problems:
                 report.error(base + ["show_if"], f"show_if: {p.message}", offset=p.offset)

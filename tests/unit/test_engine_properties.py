@@ -127,7 +127,7 @@ def survey_data(draw: Any) -> dict[str, Any]:
                 q["ivr"] = draw(st.sampled_from([{}, {"input": "speech"}, {"record": True}, {"input": "dtmf speech"}]))
         if questions and draw(st.booleans()):
             parts = [condition_on(draw, draw(st.sampled_from(questions))) for _ in range(draw(st.integers(1, 2)))]
-            parts += draw(st.lists(st.sampled_from(['channel == "sms"', 'locale == "zh-CN"', 'contact.tier == "gold"']),
+            parts += draw(st.lists(st.sampled_from(['channel == "sms"', f'locale == "{locales[-1]}"', 'contact.tier == "gold"']),
                                    max_size=1))
             q["show_if"] = draw(st.sampled_from([" and ", " or "])).join(parts)
         if questions and draw(st.booleans()):

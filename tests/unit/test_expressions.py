@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import pickle
 from typing import Any
@@ -714,6 +715,25 @@ def test_any_is_never_a_type_error() -> None:
         "answers.nps in [contact.a, 3]",
     ):
         assert problems(source) == [], source
+
+
+def test_a_channel_or_locale_the_session_can_never_have_is_a_problem() -> None:
+    """`channel == "phone"` or `locale == "zh"` would always be false: reported at load."""
+    env = dataclasses.replace(ENV, known_values={"channel": ("web", "email", "ivr", "sms", "chat"),
+                                                 "locale": ("en", "zh-CN")})
+    assert problems("channel == 'phone'", env) == [
+        ("channel is never \"phone\" (channels: web, email, ivr, sms, chat)", 11)
+    ]
+    assert problems("channel != 'SMS'", env) == [
+        ("channel is never \"SMS\" (channels: web, email, ivr, sms, chat); did you mean 'sms'?", 11)
+    ]
+    assert problems("locale in ['en', 'zh']", env) == [
+        ("locale is never \"zh\" (this survey's locales: en, zh-CN); did you mean 'zh-CN'?", 17)
+    ]
+    assert problems("'zh-cn' == locale", env) == [
+        ("locale is never \"zh-cn\" (this survey's locales: en, zh-CN); did you mean 'zh-CN'?", 0)
+    ]
+    assert problems("locale == 'zh-CN' and channel in ['web', 'email'] and contact.x == 'phone'", env) == []
 
 
 def test_trigger_conditions_cannot_use_answers() -> None:

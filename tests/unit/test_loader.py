@@ -119,6 +119,8 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
         (15, 22, "show_if: unknown question 'nsp'; did you mean 'nps'?"),
         (19, 24, "show_if: 'last' is asked later (or is this question); a condition can only use earlier answers"),
         (23, 29, 'show_if: answers.nps is a number but is compared with the text "high"'),
+        (27, 25, 'show_if: channel is never "phone" (channels: web, email, ivr, sms, chat)'),
+        (27, 53, 'show_if: locale is never "zh" (this survey\'s locales: en)'),
     ],
     "yaml-booleans.yaml": [
         (9, 16, 'choice code yes is read as a boolean by many YAML tools; quote it: code: "yes"'),
