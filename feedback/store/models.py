@@ -26,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -126,6 +127,9 @@ class OptOut(db.Model):  # type: ignore[name-defined]
     contact: Mapped[Contact] = relationship(back_populates="opt_outs")
 
 
+WEB_REF_WHERE = "channel = 'web' AND external_ref IS NOT NULL"
+
+
 class Session(db.Model):  # type: ignore[name-defined]
     """A running interview on one channel. Holds the engine state."""
 
@@ -133,6 +137,9 @@ class Session(db.Model):  # type: ignore[name-defined]
     __table_args__ = (
         Index("ix_sessions_channel_ref", "channel", "external_ref"),
         Index("ix_sessions_contact_status", "contact_id", "status"),
+        # One web session per link or first page: two requests opening it at once share it.
+        Index("uq_sessions_web_ref", "external_ref", unique=True,
+              sqlite_where=text(WEB_REF_WHERE), postgresql_where=text(WEB_REF_WHERE)),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
