@@ -32,10 +32,24 @@ def ivr_input(question: Question) -> str:
     return "dtmf speech"
 
 
+#: Channels whose per-question overrides apply when the survey declares the key channel: an
+#: email survey continues on the web pages, so ``web:`` overrides apply to it too.
+_OVERRIDE_APPLIES = {
+    "ivr": ("ivr",), "sms": ("sms",), "chat": ("chat",), "web": ("web", "email"), "email": ("email",),
+}
+
+
 def check_channel_fit(survey: Survey, report: Any) -> None:
     channels = set(survey.channels)
     for i, q in enumerate(survey.questions):
         base: list[Any] = ["questions", i]
+        for key, used_on in _OVERRIDE_APPLIES.items():
+            if key in q.model_fields_set and not channels.intersection(used_on):
+                report.warning(
+                    base + [key],
+                    f"{key}: these settings have no effect, '{key}' is not in channels "
+                    f"({', '.join(survey.channels)})",
+                )
         if "ivr" in channels:
             _fit_ivr(q, base, report)
         if "sms" in channels:

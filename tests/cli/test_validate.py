@@ -74,6 +74,43 @@ def test_warnings_do_not_fail_and_quiet_hides_them() -> None:
     assert quiet.exit_code == 0 and quiet.stderr == ""
 
 
+OVERRIDES = """\
+spec_version: 1
+id: overrides
+title: Overrides
+channels: [web, email, sms]
+questions:
+  - id: nps
+    type: nps
+    text: How likely are you to recommend us?
+    ivr: {input: dtmf}
+    chat: {max_attempts: 3}
+    sms: {max_attempts: 1}
+    web: {text: Recommend us?}
+    email: {text: Recommend us?}
+"""
+
+
+def test_overrides_for_a_channel_the_survey_does_not_use_are_warnings(tmp_path: Path) -> None:
+    path = tmp_path / "overrides.yaml"
+    path.write_text(OVERRIDES, encoding="utf-8")
+    result = validate(path)
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"{path}:9:10: warning: ivr: these settings have no effect, 'ivr' is not in channels (web, email, sms)",
+        f"{path}:10:11: warning: chat: these settings have no effect, 'chat' is not in channels (web, email, sms)",
+    ]
+    # An email survey continues on the web pages: web overrides apply to it.
+    email_only = tmp_path / "email-only.yaml"
+    email_only.write_text(OVERRIDES.replace("[web, email, sms]", "[email]").replace("    ivr: {input: dtmf}\n", "")
+                          .replace("    chat: {max_attempts: 3}\n", ""), encoding="utf-8")
+    result = validate(email_only)
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        f"{email_only}:9:10: warning: sms: these settings have no effect, 'sms' is not in channels (email)"
+    ]
+
+
 def test_good_and_bad_files_together() -> None:
     result = validate(DEFS / "support-call.yaml", BROKEN / "ids.yaml", BROKEN / "tabs.yaml")
     assert result.exit_code == 1
