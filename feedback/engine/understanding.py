@@ -29,7 +29,12 @@ Documented choices:
   木有, 冇 are no). When the question asks whether the respondent *had* a problem ("Did you
   have any problems?", 遇到问题了吗) "no problem" / 没问题 is a no and 有问题 a yes. Hedges
   ("kind of", "sort of", "I guess", "not quite", 也不是, 不完全, 马马虎虎) are ``ambiguous``.
-  👍 / 👎 (and ✅ / ❌) are yes / no on yes/no questions only, never a scale point.
+  👍 / 👎 (and ✅ / ❌, "thumbs up") are yes / no, except to a question about problems
+  (is 👍 "I had one" or "all fine"?), where they are ``ambiguous``. On a choice question they pick the one
+  choice that reads as yes / no ("Yes, please"). On a scale of two or three points 👍 or a
+  smile is the top and 👎 or a frown the bottom; on longer scales (an NPS, a CSAT) they name
+  no point and are asked again. Stars are counted on a scale from 1 (⭐⭐⭐⭐ is 4); 💯 is
+  the top of any scale, like "full marks".
 * A choice reply that is a whole word or phrase of exactly one label or alias picks it
   (账户 for 我的账户, "account" for "My account"); of several, it is ``ambiguous``.
 * Number words with one slip of the keyboard ("eigth", "nien", "sevn", "ninne") are read
@@ -587,7 +592,8 @@ _YES_NO = _Lexicon(
         "是", "是的", "是啊", "是呀", "对", "对的", "对啊", "对呀", "没错", "不错", "有", "有的",
         "好", "好的", "行", "可以", "当然", "正确", "解决了", "已解决", "已经解决", "确定",
         "肯定", "对对", "对对对", "嗯呢", "是滴", "对滴", "当然是",
-        "\U0001f44d", "\U0001f44c", "\u2705", "\u2714",  # thumbs up, OK hand, check marks
+        "\U0001f44d", "\U0001f44c", "\u2705", "\u2714", "\u2611", "\U0001f197", "\U0001f4af",  # 👍 👌 ✅ ✔ ☑ 🆗 💯
+        "thumbs up", "thumb up", "thumbs-up",
     )]
     + [(p, _NO_PROBLEM) for p in (
         "no problem", "no problems", "no problem at all", "not a problem", "not a problem at all",
@@ -620,7 +626,8 @@ _YES_NO = _Lexicon(
         "还没解决", "还没有解决", "并没有", "不行", "不好", "不可以", "错", "错了", "不正确",
         "不用", "不要", "没能解决", "不能", "不太", "不太好", "不太行", "不怎么样", "不怎么好", "木有", "莫有", "冇", "冇有", "没得",
         "好像没有", "好像没", "好像不是", "应该没有", "应该没", "应该不是",
-        "\U0001f44e", "\u274c", "\u2716",  # thumbs down, crosses
+        "\U0001f44e", "\u274c", "\u2716", "\u274e", "\u2717", "\u2718",  # 👎 ❌ ✖ ❎ ✗ ✘
+        "thumbs down", "thumb down", "thumbs-down",
     )]
     + [(p, _NEUTRAL) for p in (
         "maybe", "perhaps", "not sure", "unsure", "i don't know", "i dont know", "don't know",
@@ -701,6 +708,78 @@ def understand_yes_no(raw: str, locale: str) -> bool | None:
     return _yes_no_verdict(raw)[0]
 
 
+# -- emoji -------------------------------------------------------------------------------------
+
+#: Emoji that a person reads the same way whatever the question: approval, disapproval,
+#: stars, smiles, frowns and a straight face.
+_EMOJI_KINDS: dict[str, str] = {
+    **dict.fromkeys("\U0001f44d\U0001f44c\u2705\u2714\u2611\U0001f197\U0001f4af", "up"),  # 👍 👌 ✅ ✔ ☑ 🆗 💯
+    **dict.fromkeys("\U0001f44e\u274c\u2716\u274e\u2717\u2718", "down"),  # 👎 ❌ ✖ ❎ ✗ ✘
+    **dict.fromkeys("\u2b50\u2605\U0001f31f", "star"),  # ⭐ ★ 🌟
+    # 😀 😃 😄 😁 😊 🙂 😍 🥰 🤩 🥳 ☺
+    **dict.fromkeys("\U0001f600\U0001f603\U0001f604\U0001f601\U0001f60a\U0001f642\U0001f60d\U0001f970"
+                    "\U0001f929\U0001f973\u263a", "happy"),
+    # ☹ 🙁 😞 😠 😡 🤬 😢 😭 😒 😩 😫
+    **dict.fromkeys("\u2639\U0001f641\U0001f61e\U0001f620\U0001f621\U0001f92c\U0001f622\U0001f62d"
+                    "\U0001f612\U0001f629\U0001f62b", "sad"),
+    **dict.fromkeys("\U0001f610\U0001f611\U0001f636", "neutral"),  # 😐 😑 😶
+}
+#: What an emoji reply may hold besides those: skin tones, presentation selectors, joiners,
+#: spaces and closing punctuation ("👍🏽", "⭐️⭐️⭐️", "😡!!").
+_EMOJI_EXTRA = re.compile("[\ufe0e\ufe0f\u200d\U0001f3fb-\U0001f3ff\\s!.。！~～]+")
+_EMOJI_POLARITY = {"up": "top", "happy": "top", "down": "bottom", "sad": "bottom", "neutral": "middle"}
+
+
+def _emoji_reply(text: str) -> list[str] | None:
+    """The kind of each emoji of a reply made only of emoji ("👍", "⭐⭐⭐⭐", "😡!"); None when
+    the reply holds anything else (words, digits, other symbols)."""
+    rest = _EMOJI_EXTRA.sub("", text)
+    if not rest or any(ch not in _EMOJI_KINDS for ch in rest):
+        return None
+    return [_EMOJI_KINDS[ch] for ch in rest]
+
+
+def _emoji_scale(kinds: list[str], lo: int, hi: int) -> Result:
+    """A scale answered with emoji only, read as a person would.
+
+    Stars are counted on a scale from 1 ("⭐⭐⭐⭐" is 4 on a CSAT; on an NPS from 0 they are
+    asked again). On a scale of two or three points a thumbs-up or a smile is the top, a
+    thumbs-down or a frown the bottom, a straight face the middle of three. On a longer scale
+    they name no point (is 👍 a 4 or a 5?): asked again.
+    """
+    if set(kinds) == {"star"}:
+        if lo != 1:
+            return _nu("unrecognised", "stars on a scale that does not start at 1")
+        return _check_scale(len(kinds), lo, hi)
+    polarity = {_EMOJI_POLARITY.get(kind) for kind in kinds}
+    if len(polarity) > 1 or None in polarity:
+        return _nu("ambiguous", "emoji that disagree")
+    if hi - lo > 2:
+        return _nu("unrecognised", "an emoji names no point of this scale")
+    (where,) = polarity
+    if where == "top":
+        return Understood(hi)
+    if where == "bottom":
+        return Understood(lo)
+    if hi - lo == 2:
+        return Understood(lo + 1)
+    return _nu("ambiguous", "no middle point")
+
+
+def _emoji_choice(q: Question, kinds: list[str]) -> str | None:
+    """The choice a thumbs-up / thumbs-down picks when exactly one choice reads as yes (or
+    no): "Yes, please" / "No, thanks"."""
+    if not kinds or any(kind not in ("up", "down") for kind in kinds) or len(set(kinds)) > 1:
+        return None
+    wanted = kinds[0] == "up"
+    picked = [
+        c.code
+        for c in q.choices or []
+        if any(_yes_no_verdict(t)[0] is wanted for t in [c.code, *_ltexts(c.label)])
+    ]
+    return picked[0] if len(picked) == 1 else None
+
+
 # -- scales ------------------------------------------------------------------------------------
 
 _CSAT_LABELS: dict[int, tuple[str, ...]] = {
@@ -715,7 +794,7 @@ _CSAT_LABELS: dict[int, tuple[str, ...]] = {
         "十分满意", "特别满意"),
 }
 #: Labels meaning "the top of the scale" that give way to an explicit number.
-_WEAK_MAX_LABELS = ("满分", "full marks", "full score", "perfect score")
+_WEAK_MAX_LABELS = ("满分", "full marks", "full score", "perfect score", "\U0001f4af")  # 💯
 #: Words before a label that negate it ("not satisfied", 不满意) or hedge it ("almost full
 #: marks", 几乎满分): the label then names no scale point.
 _NEGATED_EN = re.compile(
@@ -882,6 +961,9 @@ def _scale_text(q: Question, text: str, ctx: _Ctx) -> Result:
         return _nu("ambiguous", "close to several labels")
     if best:
         return Understood(best[0])
+    kinds = _emoji_reply(text)
+    if kinds is not None:
+        return _emoji_scale(kinds, lo, hi)
     return _nu("unrecognised", "no number")
 
 
@@ -953,7 +1035,11 @@ def _number_text(q: Question, text: str, ctx: _Ctx) -> Result:
 
 
 def _yes_no_text(q: Question, text: str, ctx: _Ctx) -> Result:
-    value, reason = _yes_no_verdict(text, problem_question=asks_about_problems(q))
+    problem_question = asks_about_problems(q)
+    if problem_question and _emoji_reply(text):
+        # 👍 to "Did you have any problems?": "yes, I had" or "all fine"? Asked again.
+        return _nu("ambiguous", "an emoji to a question about problems")
+    value, reason = _yes_no_verdict(text, problem_question=problem_question)
     if value is None:
         detail = "both yes and no, or unsure" if reason == "ambiguous" else "neither yes nor no"
         return _nu(reason or "unrecognised", detail)
@@ -1032,6 +1118,10 @@ def _single_text(q: Question, text: str, ctx: _Ctx) -> Result:
         return _nu("ambiguous", f"close to {', '.join(best)}")
     if best:
         return Understood(best[0])
+    kinds = _emoji_reply(text)
+    emoji_code = _emoji_choice(q, kinds) if kinds else None
+    if emoji_code is not None:
+        return Understood(emoji_code)
     return _nu("unrecognised", "no choice named")
 
 

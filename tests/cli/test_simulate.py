@@ -174,6 +174,16 @@ def answer_events(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {t["question"]: t for t in out["transcript"] if t.get("event") == "answer"}
 
 
+def test_emoji_are_read_as_a_person_would() -> None:
+    """💯 tops an NPS; 👍 answers a yes/no question; 👍 alone is no NPS score (asked again)."""
+    out = simulate_json(DEFS / "support-call.yaml", "sms", "en", ["\U0001f4af", "\U0001f44d\U0001f3fd"])
+    assert out["status"] == "complete" and out["answers"] == {"nps": 10, "resolved": True}
+    out = simulate_json(DEFS / "support-call.yaml", "sms", "zh-CN", ["\U0001f44d", "9", "\u274c"])
+    assert out["answers"] == {"nps": 9, "resolved": False}
+    (reprompt,) = [t["text"] for t in out["transcript"] if t.get("kind") == "reprompt"]
+    assert "0 到 10" in reprompt
+
+
 def test_ivr_keypad_and_speech_answers_are_told_apart() -> None:
     keyed = simulate_json(DEFS / "support-call.yaml", "ivr", "en", ["dtmf:7", "slow", "dtmf:2"])
     spoken = simulate_json(DEFS / "support-call.yaml", "ivr", "en", ["seven", "slow", "no"])

@@ -107,6 +107,21 @@ Q: dict[str, Question] = {
     ),
     "text": Question(id="comment", type="text", text="Anything else?", max_length=20),
     "text_long": Question(id="story", type="text", text="Tell us more"),
+    "thumbs": Question(id="helpful", type="rating", text="Was this article helpful?", scale=Scale(min=0, max=1)),
+    "three": Question(
+        id="visit", type="rating", text={"en": "How was your visit?", "zh-CN": "您这次体验如何？"},
+        scale=Scale(min=1, max=3),
+    ),
+    "offer": Question(
+        id="offer",
+        type="single_choice",
+        text="Shall we call you back?",
+        choices=[
+            Choice(code="call", label={"en": "Yes, please call me", "zh-CN": "好的，请给我回电"}),
+            Choice(code="later", label={"en": "Later", "zh-CN": "稍后"}),
+            Choice(code="none", label={"en": "No, thanks", "zh-CN": "不用了，谢谢"}),
+        ],
+    ),
 }
 
 # -- expectations ------------------------------------------------------------------------------
@@ -690,6 +705,33 @@ TABLE: list[tuple[Any, ...]] = [
     ("messy-csat-not-happy", "csat", "text", "en", "not happy", REPROMPT),
     ("messy-csat-hen-manyi", "csat", "text", "zh-CN", "很满意！", 5),
     ("messy-csat-3fen", "csat", "text", "zh-CN", "3分", 3),
+    # ---- emoji, read as a person would
+    ("emoji-yn-ok", "yes_no", "text", "zh-CN", "\U0001f197", True),
+    ("emoji-yn-100", "yes_no", "text", "en", "\U0001f4af", True),
+    ("emoji-yn-cross", "yes_no", "text", "en", "\u274e", False),
+    ("emoji-yn-thumbs-words", "yes_no", "speech", "en", "thumbs up", True),
+    ("emoji-yn-thumbs-down-words", "yes_no", "text", "en", "Thumbs down.", False),
+    ("emoji-yn-both", "yes_no", "text", "en", "\U0001f44d\U0001f44e", Why("ambiguous")),
+    ("emoji-problems-thumbs", "had_problems", "text", "en", "\U0001f44d", Why("ambiguous")),
+    ("emoji-problems-thumbs-zh", "had_problems", "text", "zh-CN", "\U0001f44e", Why("ambiguous")),
+    ("emoji-2pt-up", "thumbs", "text", "en", "\U0001f44d", 1),
+    ("emoji-2pt-down-skin", "thumbs", "text", "zh-CN", "\U0001f44e\U0001f3fd", 0),
+    ("emoji-2pt-smile", "thumbs", "text", "en", "\U0001f642", 1),
+    ("emoji-3pt-up", "three", "text", "zh-CN", "\U0001f44d\U0001f44d", 3),
+    ("emoji-3pt-angry", "three", "text", "en", "\U0001f621!!", 1),
+    ("emoji-3pt-straight-face", "three", "text", "zh-CN", "\U0001f610", 2),
+    ("emoji-3pt-mixed", "three", "text", "en", "\U0001f44d\U0001f621", Why("ambiguous")),
+    ("emoji-2pt-straight-face", "thumbs", "text", "en", "\U0001f610", Why("ambiguous")),
+    ("emoji-csat-stars", "csat", "text", "en", "\u2b50\ufe0f\u2b50\ufe0f\u2b50\ufe0f\u2b50\ufe0f", 4),
+    ("emoji-rating-stars", "rating", "text", "zh-CN", "\u2605\u2605", 2),
+    ("emoji-nps-stars", "nps", "text", "en", "\u2b50\u2b50\u2b50\u2b50\u2b50", Why("unrecognised")),
+    ("emoji-3pt-too-many-stars", "three", "text", "en", "\u2b50\u2b50\u2b50\u2b50", Why("out_of_range")),
+    ("emoji-csat-angry-is-no-point", "csat", "text", "en", "\U0001f621", Why("unrecognised")),
+    ("emoji-nps-100", "nps", "text", "en", "\U0001f4af", 10),
+    ("emoji-nps-number-wins", "nps", "text", "en", "9 \U0001f4af", 9),
+    ("emoji-choice-yes", "offer", "text", "en", "\U0001f44d", "call"),
+    ("emoji-choice-no", "offer", "text", "zh-CN", "\u274c", "none"),
+    ("emoji-choice-no-yes-label", "single", "text", "en", "\U0001f44d", Why("unrecognised")),
 ]
 
 
