@@ -158,8 +158,14 @@ def start_inbound_call(
     Returns (attempt, turn); turn is None when the caller must pick a language first.
     Returns (None, None) when the same webhook arrived twice at once and the other
     request stored the call: then use :func:`find_attempt`. Commits."""
-    for _ in range(2):
-        contact = _contact_by_phone(from_number)
+    for _ in range(3):
+        try:
+            contact = _contact_by_phone(from_number)
+        except IntegrityError:
+            # The caller became a contact in another call at this very moment (a first
+            # call placed twice at once): the next round finds that contact.
+            db.session.rollback()
+            continue
         meta: dict[str, Any] = {"version_id": version_id}
         if number_locale:
             meta["number_locale"] = number_locale
