@@ -118,9 +118,12 @@ def handle_inbound(form: Mapping[str, str]) -> list[Message]:
     extra = {"num_media": form.get("NumMedia")} if form.get("NumMedia") not in (None, "", "0") else {}
     for attempt in range(2):
         # No look-up first: the unique MessageSid makes a duplicate fail its claim.
-        contact = ops.find_or_create_contact(phone=phone, commit=False)
-        session = msgs.open_sms_session(phone)
         try:
+            contact = ops.find_or_create_contact(phone=phone, commit=False)
+            # One message of a number at a time, to the end of its transaction: two
+            # messages sent together are two answers in turn, not one answer twice.
+            msgs.lock_contact(contact)
+            session = msgs.open_sms_session(phone)
             row, new = msgs.claim_inbound(
                 sid=sid[:64], transport=transport, sender=sender, to=to, body=body,
                 contact=contact, session=session, meta=extra,
@@ -155,6 +158,7 @@ def replay(row: Message) -> list[Message]:
 def process(row: Message) -> list[Message]:
     """Decide what an inbound message does. Every branch stores its replies on ``row``."""
     contact = _contact(row)
+    msgs.lock_contact(contact)  # held already when the message was just claimed
     phone = contact.phone or ""
     body = row.body or ""
     word = keywords.classify(body)

@@ -9,6 +9,8 @@ messaging channels that write to the store and commit. They keep:
 * the delivery status of each message without going backwards (a late ``sent``
   never overwrites ``delivered``);
 * SMS opt-outs by contact (one person whether they write by SMS or WhatsApp);
+* one conversation turn at a time per phone number (:func:`lock_contact`), so messages
+  that arrive together are handled one after the other;
 * the expiry time of a conversation, pushed back whenever the customer writes.
 """
 
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from feedback.definition.segments import count_segments
@@ -74,6 +76,21 @@ def address_for(phone: str, transport: str) -> str:
 
 def contact_by_phone(phone: str) -> Contact | None:
     return db.session.scalar(select(Contact).where(Contact.phone == phone))
+
+
+_TOUCH_CONTACT = update(Contact.__table__).where(Contact.__table__.c.id == bindparam("b_id")).values(
+    updated_at=bindparam("updated_at"))
+
+
+def lock_contact(contact: Contact) -> None:
+    """Hold the contact's row until this transaction ends: messages from one number are
+    handled one at a time, each reading the conversation as the one before left it.
+
+    An update takes the lock on both databases: PostgreSQL locks the row, SQLite takes its
+    write lock (see :mod:`feedback.store.sqlite_lock`). Reads after it see what the
+    previous message committed. Does not commit."""
+    db.session.flush()  # a new contact is inserted first
+    db.session.execute(_TOUCH_CONTACT, {"b_id": contact.id, "updated_at": _clock()})
 
 
 def sms_opted_out(*contacts: Contact | None) -> bool:
@@ -198,9 +215,11 @@ def claim_inbound(
     session: Session | None,
     meta: Mapping[str, Any] | None = None,
 ) -> tuple[Message, bool]:
-    """Store an inbound message once per ``MessageSid``. Commits (with the contact).
+    """Store an inbound message once per ``MessageSid``, in the transaction that handles it
+    (it commits with the replies; call :func:`lock_contact` first).
 
-    Returns the message and whether it is new; a duplicate returns the first one."""
+    Returns the message and whether it is new; a duplicate returns the first one (after
+    rolling back: the first one is committed by then, or was lost with its transaction)."""
     info = count_segments(body)
     values = {
         "direction": "in", "transport": transport, "message_sid": sid,
@@ -212,8 +231,7 @@ def claim_inbound(
     try:
         db.session.flush()  # a new contact first
         row = ops.insert_row(Message, values)
-        # The message, its contact and session stay loaded: processing it reads them again.
-        ops.commit_keeping(row, contact, session)
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         existing = inbound_by_sid(sid)
