@@ -165,10 +165,16 @@ class QuestionView:
         return f"{self.field.id}-help"
 
     @property
+    def note_id(self) -> str:
+        return f"{self.field.id}-note"
+
+    @property
     def describedby(self) -> str:
         ids = []
         if self.help:
             ids.append(self.help_id)
+        if self.type == "multiple_choice":
+            ids.append(self.note_id)
         if self.max_length and self.type == "text":
             ids.append(f"{self.field.id}-count")
         if self.error:

@@ -1,9 +1,12 @@
 """Signed tokens of the web channel (itsdangerous).
 
 * Personal invitation links ``/i/<token>``: :func:`make_invitation_token` and
-  :func:`read_invitation_token`. The token carries the survey, the contact, the invitation,
-  the touchpoint context and the locale; it is signed with ``SECRET_KEY`` and expires after
-  ``INVITATION_MAX_AGE_DAYS``. One token opens one survey session (re-opening resumes it).
+  :func:`read_invitation_token`. The token carries the survey, the contact and the
+  invitation as ids (the contact's details and the touchpoint context are read from the
+  invitation row, so a link stays short and holds no personal data); a link made without
+  an invitation carries its context itself. It is signed with ``SECRET_KEY`` and expires
+  after ``INVITATION_MAX_AGE_DAYS``. One token opens one survey session (re-opening
+  resumes it).
 * The cookie that lets an anonymous respondent of ``/s/<survey_id>`` resume where they
   left off (it holds the survey session id).
 * The start ticket of an anonymous page that has no session yet: a session is created
@@ -44,7 +47,10 @@ def make_invitation_token(
     context: Mapping[str, Any] | None = None,
     locale: str | None = None,
 ) -> str:
-    """A signed, URL-safe token for ``/i/<token>``. Needs an application context."""
+    """A signed, URL-safe token for ``/i/<token>``. Needs an application context.
+
+    With an ``invitation_id`` the token holds ids only: the context is the invitation's
+    (``context`` is not put in the link)."""
     if not isinstance(survey_id, str) or not survey_id:
         raise BadRequest("an invitation token needs a survey id")
     payload: dict[str, Any] = {"s": survey_id, "n": secrets.token_urlsafe(9)}
@@ -52,13 +58,13 @@ def make_invitation_token(
         payload["c"] = int(contact_id)
     if invitation_id is not None:
         payload["i"] = int(invitation_id)
-    if context:
+    if context and invitation_id is None:
         payload["x"] = {
             "contact": dict(context.get("contact") or {}),
             "event": dict(context.get("event") or {}),
         }
     if locale:
-        payload["l"] = str(locale)
+        payload["l"] = str(locale)[:35]
     return _serializer(INVITATION_SALT).dumps(payload)
 
 
@@ -84,20 +90,40 @@ def read_invitation_token(token: str, max_age_days: float | None = None) -> dict
     if not isinstance(payload, dict) or not isinstance(payload.get("s"), str):
         raise Forbidden("this survey link is not valid")
     issued_at = issued.astimezone(dt.UTC).replace(tzinfo=None)
-    context = payload.get("x") or {}
+    context = payload.get("x")
+    contact_id, invitation_id, locale = payload.get("c"), payload.get("i"), payload.get("l")
+    if context is None and invitation_id is not None:
+        context, row_contact, row_locale = _invitation_context(invitation_id)
+        contact_id = contact_id if contact_id is not None else row_contact
+        locale = locale or row_locale
+    context = context if isinstance(context, Mapping) else {}
     return {
         "survey_id": payload["s"],
-        "contact_id": payload.get("c"),
-        "invitation_id": payload.get("i"),
+        "contact_id": contact_id,
+        "invitation_id": invitation_id,
         "context": {
             "contact": dict(context.get("contact") or {}),
             "event": dict(context.get("event") or {}),
         },
-        "locale": payload.get("l"),
+        "locale": locale,
         "nonce": payload.get("n") or "",
         "issued_at": issued_at,
         "expires_at": issued_at + dt.timedelta(days=max_age_days),
     }
+
+
+def _invitation_context(invitation_id: Any) -> tuple[Mapping[str, Any], int | None, str | None]:
+    """The context, contact id and locale of an invitation row (empty when it is gone)."""
+    from feedback.store.distribution import Invitation
+    from feedback.store.models import db
+
+    try:
+        inv = db.session.get(Invitation, int(invitation_id))
+    except (TypeError, ValueError):
+        inv = None
+    if inv is None:
+        return {}, None, None
+    return dict(inv.context or {}), inv.contact_id, inv.locale
 
 
 def invitation_ref(data: Mapping[str, Any]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +36,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_babel
+from sqlalchemy import exists, select
 
 from feedback.definition.model import Question, Survey
 from feedback.engine import interview as eng
@@ -81,6 +83,7 @@ class Page:
     embed: bool
     ticket: str | None = None
     intro: str = ""
+    version_id: int | None = None  # of a page shown before its session exists
 
     @property
     def survey(self) -> Survey:
@@ -261,38 +264,41 @@ def _ticket_page(survey_id: str, ticket: dict[str, Any], raw_ticket: str) -> Pag
     it = ops.interview_for(version_id)
     seed = ticket["seed"] if isinstance(ticket.get("seed"), int) else None
     state, events = it.start({}, channel="web", locale=ticket.get("loc"), seed=seed)
-    page = Page(it, state, None, "web.anonymous", {"survey_id": survey_id}, _embed(), ticket=raw_ticket)
+    page = Page(it, state, None, "web.anonymous", {"survey_id": survey_id}, _embed(), ticket=raw_ticket,
+                version_id=version_id)
     page.intro = next((e.intro for e in events if isinstance(e, eng.SurveyStarted)), "")
     return page
 
 
-def _start_anonymous(survey_id: str, ticket: dict[str, Any]) -> Session:
-    ref = f"anon:{ticket['n']}"
-    existing = ops.find_session("web", ref)
-    if existing is not None:
-        return existing
-    meta: dict[str, Any] = {}
-    if ticket.get("page_url"):
-        meta["page_url"] = ticket["page_url"]
-    if ticket.get("embed"):
-        meta["embed"] = True
+def _ticket_version(ticket: dict[str, Any]) -> int | None:
     version_id = ticket.get("v") if isinstance(ticket.get("v"), int) else None
     if version_id is not None:
         try:
             ops.compiled_version(version_id)
         except NotFound:
             version_id = None
-    turn = ops.start_session(
+    return version_id
+
+
+def _start_anonymous(survey_id: str, ticket: dict[str, Any], inp: eng.Input) -> ops.Turn:
+    """The session of a first page, started with its first answer (one session per start
+    ticket, however many copies of the form are posted at once)."""
+    meta: dict[str, Any] = {}
+    if ticket.get("page_url"):
+        meta["page_url"] = ticket["page_url"]
+    if ticket.get("embed"):
+        meta["embed"] = True
+    return ops.start_with_input(
         survey_id,
         "web",
+        inp,
+        external_ref=f"anon:{ticket['n']}",
         locale=ticket.get("loc"),
-        external_ref=ref,
         expires_at=utcnow() + dt.timedelta(days=_resume_days()),
         meta=meta,
-        version_id=version_id,
+        version_id=_ticket_version(ticket),
         seed=int(ticket["seed"]) if isinstance(ticket.get("seed"), int) else None,
     )
-    return turn.session
 
 
 # -- rendering -------------------------------------------------------------------------------------
@@ -318,6 +324,7 @@ def render_page(
     errors: dict[str, str] | None = None,
     posted: bool = False,
     status: int = 200,
+    notice: str = "",
 ) -> Any:
     st = page.state
     survey = page.survey
@@ -402,6 +409,7 @@ def render_page(
         submit_label=_("Submit") if is_last else _("Next"),
         languages=languages if len(languages) > 1 else [],
         embed=page.embed,
+        notice=notice,
     )
     return body, status
 
@@ -448,14 +456,15 @@ def _posted_input(page: Page) -> eng.Input:
 
 
 def _refused_first_page(page: Page) -> Any | None:
-    """A first answer that is refused stores nothing: the page comes back with its hints
-    (checked by the engine in memory), and no session or response is created."""
+    """A first page whose post would store nothing (an answer refused, Back) stores
+    nothing: the page comes back (with its hints, checked by the engine in memory) and no
+    session or response is created. None when the post answers something."""
     state, events = page.interview.resume(page.state, _posted_input(page))
     if any(isinstance(e, eng.AnswerAccepted | eng.QuestionSkipped | eng.SurveyCompleted | eng.SurveyEnded) for e in events):
         return None
     errors = {e.question_id: e.hint for e in events if isinstance(e, eng.Reprompt)}
     if not errors:
-        return None
+        return redirect(page.url(), code=303)
     return render_page(page, errors=errors, posted=True, status=422)
 
 
@@ -466,10 +475,21 @@ def handle_post(page: Page) -> Any:
     step = _posted_step()
     if session.status != "active":
         return redirect(page.url(), code=303)
-    turn = ops.apply_input(session.id, _posted_input(page), step=step)
+    inp = _posted_input(page)
+    return after_turn(page, ops.apply_input(session.id, inp, step=step), inp)
+
+
+def after_turn(page: Page, turn: ops.Turn, inp: eng.Input) -> Any:
+    """The answer to a posted page once its input was applied (or found applied before)."""
     page.session = turn.session
     page.state = eng.State.from_dict(turn.session.state)
     if turn.duplicate:
+        if turn.first_input is not None and turn.first_input != ops.input_record(inp) and page.state.status == "active":
+            # A page left open in another tab or window: its answer is for a question this
+            # survey has moved past. Nothing is stored; the respondent sees where they are.
+            return render_page(page, notice=_("This page was out of date: your survey had already moved on, "
+                                              "maybe in another tab or window. Here is where you are now."),
+                               status=409)
         return redirect(page.url(), code=303)
     errors = {e.question_id: e.hint for e in turn.events if isinstance(e, eng.Reprompt)}
     if errors:
@@ -509,10 +529,17 @@ def anonymous_post(survey_id: str) -> Any:
         if session is None:
             session = _cookie_session(survey_id)
             if session is None or session.status != "active":
-                refused = _refused_first_page(_ticket_page(survey_id, ticket, request.form["_start"]))
+                first = _ticket_page(survey_id, ticket, request.form["_start"])
+                refused = _refused_first_page(first)
                 if refused is not None:
                     return refused
-                session = _start_anonymous(survey_id, ticket)
+                inp = _posted_input(first)
+                turn = _start_anonymous(survey_id, ticket, inp)
+                page = _page_for(turn.session, "web.anonymous", {"survey_id": survey_id})
+                resp = make_response(after_turn(page, turn, inp))
+                if not _embed():
+                    _set_resume_cookie(resp, turn.session)
+                return resp
     else:
         session = _cookie_session(survey_id)
         if session is None:
@@ -553,15 +580,56 @@ def _invitation(token: str) -> dict[str, Any]:
         ) from None
 
 
-def _invitation_session(token: str, *, create: bool) -> tuple[Session | None, dict[str, Any]]:
-    data = _invitation(token)
+def _invitation_page_for(token: str, data: dict[str, Any]) -> Page:
+    """Where a personal link stands: its stored session, or (nothing answered yet) its
+    first page with the interview started in memory only. Refuses the link when its
+    invitation was answered on another channel."""
     version_id, survey = _survey_or_404(data["survey_id"], ("web", "email"))
-    ref = tokens.invitation_ref(data)
-    session = ops.find_session("web", ref)
-    if session is not None or not create:
-        return session, data
-    contact = db.session.get(Contact, data["contact_id"]) if data.get("contact_id") is not None else None
-    locale = choose_locale(survey, data.get("locale") or (contact.locale if contact else None))
+    session = ops.find_session("web", tokens.invitation_ref(data))
+    _refuse_if_answered_elsewhere(data, session)
+    if session is not None:
+        return _page_for(session, "web.invitation", {"token": token})
+    ticket: dict[str, Any] = {}
+    raw = request.form.get("_start") if request.method == "POST" else None
+    if raw:
+        try:
+            ticket = tokens.read_start_ticket(raw, _resume_days())
+        except BadRequest:
+            raise _incomplete_form() from None
+    if isinstance(ticket.get("v"), int):
+        version_id = _ticket_version(ticket) or version_id
+    contact = _invitation_contact(data)
+    locale = ticket.get("loc") or choose_locale(survey, data.get("locale") or (contact.locale if contact else None))
+    it = ops.interview_for(version_id)
+    seed = _invitation_seed(data)
+    state, events = it.start(_invitation_context(data, contact), channel="web", locale=locale, seed=seed)
+    raw_ticket = tokens.make_start_ticket(v=version_id, loc=state.locale)
+    page = Page(it, state, None, "web.invitation", {"token": token}, _embed(), ticket=raw_ticket,
+                version_id=version_id)
+    page.intro = next((e.intro for e in events if isinstance(e, eng.SurveyStarted)), "")
+    return page
+
+
+def _invitation_contact(data: dict[str, Any]) -> Contact | None:
+    return db.session.get(Contact, data["contact_id"]) if data.get("contact_id") is not None else None
+
+
+def _invitation_context(data: dict[str, Any], contact: Contact | None) -> dict[str, Any]:
+    """The engine context of a personal link (as the session will have it)."""
+    ctx: dict[str, Any] = {"contact": contact.as_context() if contact is not None else {}, "event": {}}
+    ctx["contact"].update(dict(data["context"].get("contact") or {}))
+    ctx["event"].update(dict(data["context"].get("event") or {}))
+    return ctx
+
+
+def _invitation_seed(data: dict[str, Any]) -> int:
+    """One order of randomised choices per link, the same on every view before the start."""
+    digest = hashlib.sha256(tokens.invitation_ref(data).encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % (2**31)
+
+
+def _start_invitation(page: Page, data: dict[str, Any], inp: eng.Input) -> ops.Turn:
+    """The session of a personal link, started with its first answer."""
     meta: dict[str, Any] = {}
     if data.get("invitation_id") is not None:
         meta["invitation_id"] = data["invitation_id"]
@@ -570,47 +638,135 @@ def _invitation_session(token: str, *, create: bool) -> tuple[Session | None, di
         meta["page_url"] = page_url
     if _embed():
         meta["embed"] = True
-    turn = ops.start_session(
+    return ops.start_with_input(
         data["survey_id"],
         "web",
-        locale=locale,
-        contact=contact,
+        inp,
+        external_ref=tokens.invitation_ref(data),
+        locale=page.state.locale,
+        contact=_invitation_contact(data),
         context=data["context"],
-        external_ref=ref,
         expires_at=data["expires_at"],
         meta=meta,
-        version_id=version_id,
+        version_id=page.version_id,
+        seed=_invitation_seed(data),
     )
-    return turn.session, data
 
 
-def _pre_answer(page: Page) -> Any | None:
+def _refuse_if_answered_elsewhere(data: dict[str, Any], session: Session | None) -> None:
+    """One response per invitation: a link whose invitation was answered on another
+    channel (a text message, a call) shows a friendly page instead of a second survey."""
+    if data.get("invitation_id") is None:
+        return
+    if session is not None and session.status == "complete":
+        return  # answered here: the thank-you page
+    if invitation_answered_elsewhere(data["invitation_id"], session.id if session is not None else None):
+        raise PageError(
+            409,
+            _("You have already answered"),
+            _("Thank you: we already have your answers to this survey, so there is nothing more to do here."),
+        )
+
+
+def invitation_answered_elsewhere(invitation_id: Any, session_id: str | None) -> bool:
+    """Whether the invitation has a response with answers from a session other than
+    ``session_id`` (this link's own session)."""
+    from feedback.store.distribution import Invitation
+    from feedback.store.models import Answer
+    from feedback.store.models import Response as ResponseRow
+
+    try:
+        inv = db.session.get(Invitation, int(invitation_id))
+    except (TypeError, ValueError):
+        return False
+    if inv is None:
+        return False
+    stmt = select(ResponseRow).where(
+        ResponseRow.survey_id == inv.survey_id,
+        exists().where(Answer.response_id == ResponseRow.id),
+    )
+    if session_id is not None:
+        stmt = stmt.where(ResponseRow.session_id != session_id)
+    if inv.contact_id is not None:
+        stmt = stmt.where(ResponseRow.contact_id == inv.contact_id)
+    else:
+        stmt = stmt.order_by(ResponseRow.id.desc()).limit(1000)
+    return any(str((r.meta or {}).get("invitation_id")) == str(inv.id) for r in db.session.scalars(stmt))
+
+
+def _first_question(page: Page) -> str | None:
+    """The first question this respondent was asked (the one an email link answers)."""
+    st = page.state
+    return st.path[0] if st.path else st.current
+
+
+def _pre_answer(page: Page, data: dict[str, Any]) -> Any | None:
     """``?a=<value>`` (a score clicked in an email): answer the first question with modality
-    ``email``, once. Returns a response to send, or None when there is nothing to do."""
+    ``email``. A later click replaces that answer as long as the respondent has not
+    answered beyond the first question (an email scanner that fetched the link first
+    does not fix the answer); the link never makes a second response. Returns a response
+    to send, or None when there is nothing to do."""
     values = [v for v in request.args.getlist("a") if v != ""]
-    if not values or page.session is None:
+    if not values:
         return None
     st = page.state
+    first = _first_question(page)
     wanted_q = request.args.get("q")
-    first_unanswered = st.status == "active" and not st.path and st.current is not None
-    if first_unanswered and (wanted_q is None or wanted_q == st.current):
-        q = page.interview.question(st.current or "")
-        value: Any = values if q.type == "multiple_choice" else values[0]
-        turn = ops.apply_input(page.session.id, eng.FormValues({q.id: value}, modality="email"), step=page.session.step)
+    if st.status != "active" or first is None or (wanted_q is not None and wanted_q != first):
+        return redirect(page.url(), code=303)
+    q = page.interview.question(first)
+    inp = eng.FormValues({q.id: values if q.type == "multiple_choice" else values[0]}, modality="email")
+    if page.session is None:
+        refused = _refused_first_page_input(page, inp)
+        if refused is not None:
+            return refused
+        turn = _start_invitation(page, data, inp)
+        page = _page_for(turn.session, "web.invitation", page.route_args)
+        return redirect(page.url(), code=303)
+    if st.current == first and not st.path:
+        turn = ops.apply_input(page.session.id, inp, step=page.session.step)
         page.session = turn.session
         page.state = eng.State.from_dict(turn.session.state)
         errors = {e.question_id: e.hint for e in turn.events if isinstance(e, eng.Reprompt)}
         if errors and not turn.duplicate:
             return render_page(page, errors=errors, status=422)
+        return redirect(page.url(), code=303)
+    if st.path == [first] and set(st.answers) <= {first}:
+        _replace_first_answer(page, inp)
     return redirect(page.url(), code=303)
+
+
+def _refused_first_page_input(page: Page, inp: eng.Input) -> Any | None:
+    state, events = page.interview.resume(page.state, inp)
+    if any(isinstance(e, eng.AnswerAccepted | eng.QuestionSkipped | eng.SurveyCompleted | eng.SurveyEnded) for e in events):
+        return None
+    errors = {e.question_id: e.hint for e in events if isinstance(e, eng.Reprompt)}
+    return render_page(page, errors=errors, status=422)
+
+
+def _replace_first_answer(page: Page, inp: eng.FormValues) -> None:
+    """Answer the first question again (back to it, then the new answer): stored only
+    when the engine accepts the new answer and it differs from the one stored."""
+    assert page.session is not None
+    it, st = page.interview, page.state
+    back, _events = it.resume(st, eng.Back())
+    after, events = it.resume(back, inp)
+    accepted = [e for e in events if isinstance(e, eng.AnswerAccepted)]
+    if not accepted or after.answers == st.answers:
+        return
+    turn = ops.apply_input(page.session.id, eng.Back(), step=page.session.step)
+    if turn.duplicate:
+        return
+    ops.apply_input(page.session.id, inp, step=turn.state.step)
 
 
 @bp.get("/i/<token>")
 def invitation(token: str) -> Any:
-    session, _data = _invitation_session(token, create=True)
-    assert session is not None
-    page = _switch_locale(_page_for(session, "web.invitation", {"token": token}))
-    pre = _pre_answer(page)
+    data = _invitation(token)
+    page = _invitation_page_for(token, data)
+    if page.session is not None:
+        page = _switch_locale(page)
+    pre = _pre_answer(page, data)
     if pre is not None:
         return pre
     return render_page(page)
@@ -618,17 +774,23 @@ def invitation(token: str) -> Any:
 
 @bp.post("/i/<token>")
 def invitation_post(token: str) -> Any:
-    session, _data = _invitation_session(token, create=True)
-    assert session is not None
-    return handle_post(_page_for(session, "web.invitation", {"token": token}))
+    data = _invitation(token)
+    _posted_step()  # a malformed form starts nothing
+    page = _invitation_page_for(token, data)
+    if page.session is not None:
+        return handle_post(page)
+    refused = _refused_first_page(page)
+    if refused is not None:
+        return refused
+    inp = _posted_input(page)
+    turn = _start_invitation(page, data, inp)
+    return after_turn(_page_for(turn.session, "web.invitation", {"token": token}), turn, inp)
 
 
 @bp.post("/i/<token>/visible")
 def invitation_visible(token: str) -> Any:
-    session, _data = _invitation_session(token, create=False)
-    if session is None:
-        raise _incomplete_form()
-    return _visible_json(_page_for(session, "web.invitation", {"token": token}))
+    data = _invitation(token)
+    return _visible_json(_invitation_page_for(token, data))
 
 
 # -- CSRF -----------------------------------------------------------------------------------------------

@@ -229,28 +229,37 @@ def find_or_create_contact(
     commit: bool = True,
 ) -> Contact:
     """The contact with this external id, phone or email; created when there is none.
-    Known fields are updated with what is given."""
+    Known fields are updated with what is given.
+
+    A contact found by phone or email that has another external id is another person: a
+    new contact is made for this external id instead. A phone or email another contact
+    holds is never taken from it (the contact keeps its own, or none)."""
     e164 = normalize_phone(phone) if phone else None
     email_norm = email.strip().lower() if email else None
     contact = None
     if external_id:
         contact = db.session.scalar(_CONTACT_BY_EXTERNAL_ID, {"v": external_id})
     if contact is None and e164:
-        contact = db.session.scalar(_CONTACT_BY_PHONE, {"v": e164})
+        contact = _same_person(db.session.scalar(_CONTACT_BY_PHONE, {"v": e164}), external_id)
     if contact is None and email_norm:
-        contact = db.session.scalar(_CONTACT_BY_EMAIL, {"v": email_norm})
+        contact = _same_person(_first_by_email(email_norm), external_id)
     if contact is None:
-        contact = Contact(external_id=external_id, phone=e164, email=email_norm, attributes={})
+        contact = Contact(
+            external_id=external_id,
+            phone=e164 if e164 and _holder(_CONTACT_BY_PHONE, e164) is None else None,
+            email=email_norm if email_norm and _first_by_email(email_norm) is None else None,
+            attributes={},
+        )
         db.session.add(contact)
     else:
         if external_id and not contact.external_id:
             contact.external_id = external_id
-        if e164 and contact.phone != e164:
-            clash = db.session.scalar(_CONTACT_BY_PHONE, {"v": e164})
-            if clash is None:
-                contact.phone = e164
-        if email_norm:
-            contact.email = email_norm
+        if e164 and contact.phone != e164 and _holder(_CONTACT_BY_PHONE, e164) is None:
+            contact.phone = e164
+        if email_norm and contact.email != email_norm:
+            holder = _first_by_email(email_norm)
+            if holder is None or holder is contact:
+                contact.email = email_norm
     if locale:
         contact.locale = locale
     if timezone:
@@ -264,6 +273,21 @@ def find_or_create_contact(
     else:
         db.session.flush()
     return contact
+
+
+def _same_person(found: Contact | None, external_id: str | None) -> Contact | None:
+    """``found`` (by phone or email) unless it is known under another external id."""
+    if found is not None and external_id and found.external_id and found.external_id != external_id:
+        return None
+    return found
+
+
+def _holder(stmt: Any, value: str) -> Contact | None:
+    return db.session.scalar(stmt, {"v": value})
+
+
+def _first_by_email(email: str) -> Contact | None:
+    return db.session.scalar(_CONTACT_BY_EMAIL.order_by(Contact.id).limit(1), {"v": email})
 
 
 def record_opt_out(contact: Contact, channel: str, source: str = "") -> None:
@@ -297,6 +321,7 @@ class Turn:
         events: list[eng.Event],
         duplicate: bool = False,
         snapshot: dict[str, Any] | None = None,
+        first_input: dict[str, Any] | None = None,
     ) -> None:
         if isinstance(session, str):
             self.session_id: str = session
@@ -307,6 +332,9 @@ class Turn:
         self.duplicate = duplicate
         #: The state as stored, kept so that reading it after the commit costs no query.
         self.snapshot = snapshot
+        #: For a duplicate: the input stored the first time at that step (see
+        #: :func:`input_record`), or None when the session never took one there.
+        self.first_input = first_input
 
     @property
     def session(self) -> Session:
@@ -527,7 +555,7 @@ _SESSION_ROW = (
 )
 _ADD_SESSION = insert(_S)
 _ADD_RESPONSE = insert(_R)
-_TURN_EVENTS = select(_T.c.events).where(_T.c.session_id == bindparam("b_id"), _T.c.step == bindparam("b_step"))
+_TURN_EVENTS = select(_T.c.events, _T.c.input).where(_T.c.session_id == bindparam("b_id"), _T.c.step == bindparam("b_step"))
 _SESSION_MOVES = (
     update(_S)
     .where(_S.c.id == bindparam("b_id"), _S.c.step == bindparam("b_step"))
@@ -646,11 +674,12 @@ def apply_input(
     except IntegrityError:
         if not commit:
             raise
-        # A concurrent duplicate got there first: answer like a duplicate.
+        # A concurrent duplicate got there first (its turn at this step is stored): answer
+        # like a duplicate, with its events.
         db.session.rollback()
         fresh = session_row(session_id)
-        if fresh is None or fresh.step == row.step:
-            raise  # nothing else moved the session: a real error, not a duplicate
+        if fresh is None or not _turn_stored(session_id, row.step):
+            raise  # no other request applied this step: a real error, not a duplicate
         return _duplicate(session_id, row.step, fresh)
     loaded = db.session.identity_map.get(identity_key(Session, session_id))
     if loaded is not None:
@@ -666,6 +695,29 @@ def apply_input(
     return Turn(session_id, events, snapshot=snapshot)
 
 
+def _turn_stored(session_id: str, step: int) -> bool:
+    return db.session.execute(_TURN_EVENTS, {"b_id": session_id, "b_step": step}).first() is not None
+
+
+def start_with_input(survey_id: str, channel: str, inp: eng.Input, *, external_ref: str, **start: Any) -> Turn:
+    """Start a session and apply its first input in one transaction, so that its response
+    begins with its first answer (a page view, a link scanner or a bounce stores nothing).
+    ``external_ref`` names the one session of a link: when another request started it
+    just now, the input is applied to that session instead (a duplicate of the same
+    input gets the first one's events, and nothing is stored twice). Commits."""
+    try:
+        begun = start_session(survey_id, channel, external_ref=external_ref, commit=False, **start)
+        turn = apply_input(begun.session_id, inp, step=begun.state.step, commit=False)
+        db.session.commit()
+        return Turn(turn.session_id, begun.events + turn.events, snapshot=turn.snapshot)
+    except IntegrityError:
+        db.session.rollback()
+        existing = find_session(channel, external_ref)
+        if existing is None:
+            raise
+    return apply_input(existing.id, inp, step=0)
+
+
 def _duplicate(session_id: str, step: int, row: Any = None, rollback: bool = True) -> Turn:
     """A repeated input: the events stored the first time (none when the session never
     reached that step), with the session as it is now. Nothing is stored; with
@@ -676,10 +728,12 @@ def _duplicate(session_id: str, step: int, row: Any = None, rollback: bool = Tru
         row = session_row(session_id)
         if row is None:
             raise NotFound("no such session")
-    stored = db.session.execute(_TURN_EVENTS, {"b_id": session_id, "b_step": step}).scalar()
+    stored = db.session.execute(_TURN_EVENTS, {"b_id": session_id, "b_step": step}).first()
     if rollback:
         db.session.rollback()
-    return Turn(session_id, [_event_from_dict(e) for e in (stored or [])], duplicate=True, snapshot=row.state)
+    events = [_event_from_dict(e) for e in (stored.events or [])] if stored is not None else []
+    return Turn(session_id, events, duplicate=True, snapshot=row.state,
+                first_input=dict(stored.input or {}) if stored is not None else None)
 
 
 def _answer_writes(row: Any, it: eng.Interview, events: list[eng.Event], answered_before: set[str],
@@ -877,6 +931,10 @@ def _event_from_dict(data: Mapping[str, Any]) -> eng.Event:
 def _input_to_dict(inp: Any) -> dict[str, Any]:
     body = asdict(inp) if is_dataclass(inp) else {}
     return _jsonable({"type": type(inp).__name__, **body})
+
+
+#: How an input is stored with its turn (two inputs are the same when their records are).
+input_record = _input_to_dict
 
 
 def _jsonable(value: Any) -> Any:

@@ -43,15 +43,50 @@ def responses(app: Any, survey_id: str) -> list[Any]:
         return out
 
 
+def invitation(app: Any, survey_id: str, contact_id: int | None = None, **kw: Any) -> int:
+    """An invitation row, as the distribution ladder writes it."""
+    from feedback.store.distribution import Invitation
+    from feedback.store.models import db
+
+    with app.app_context():
+        inv = Invitation(survey_id=survey_id, contact_id=contact_id, source="email", channels=["email"],
+                         status="in_progress", context=kw.pop("context", {}), **kw)
+        db.session.add(inv)
+        db.session.commit()
+        return inv.id
+
+
 def test_token_round_trip(app: Any) -> None:
-    token = token_for(app, "support-ticket", contact_id=7, invitation_id=42, locale="zh-CN",
+    token = token_for(app, "support-ticket", contact_id=7, locale="zh-CN",
                       context={"contact": {"first_name": "Li"}, "event": {"id": "evt-1", "ticket_id": "T-9"}})
     with app.test_request_context():
         data = read_invitation_token(token)
     assert data["survey_id"] == "support-ticket"
-    assert data["contact_id"] == 7 and data["invitation_id"] == 42 and data["locale"] == "zh-CN"
+    assert data["contact_id"] == 7 and data["invitation_id"] is None and data["locale"] == "zh-CN"
     assert data["context"] == {"contact": {"first_name": "Li"}, "event": {"id": "evt-1", "ticket_id": "T-9"}}
     assert data["expires_at"] > data["issued_at"]
+
+
+def test_invitation_token_holds_ids_and_reads_the_context_from_the_invitation(app: Any, client: Any) -> None:
+    from itsdangerous import URLSafeTimedSerializer
+
+    cid = contact(app, external_id="cust-9", email="ann@example.com")
+    big = {"contact": {"first_name": "Ann", "notes": "x" * 9000}, "event": {"id": "evt-9", "ticket_id": "T-9"}}
+    inv = invitation(app, "support-ticket", cid, context=big, locale="en")
+    token = token_for(app, "support-ticket", contact_id=cid, invitation_id=inv, context=big)
+    assert len(token) < 200, "no personal data or context in the link"
+    assert b"ann" not in token.encode().lower()
+    with app.test_request_context():
+        data = read_invitation_token(token)
+    assert data["context"] == big and data["contact_id"] == cid and data["locale"] == "en"
+    page = Respondent(client, f"/i/{token}").open()
+    assert page.status == 200 and "Ann" in page.texts["intro"] and "T-9" in page.texts["intro"]
+    # A link made before (context in the token) still opens with its own context.
+    with app.test_request_context():
+        old = URLSafeTimedSerializer("test-secret", salt="feedback.web.invitation").dumps(
+            {"s": "support-ticket", "n": "abc", "i": inv, "c": cid, "x": {"contact": {"first_name": "Bo"}, "event": {}}})
+        assert read_invitation_token(old)["context"]["contact"] == {"first_name": "Bo"}
+    assert "Bo" in Respondent(app.test_client(), f"/i/{old}").open().texts["intro"]
 
 
 @pytest.mark.parametrize("mangle", [lambda t: t[:-2], lambda t: "x" + t[1:], lambda t: t.replace(".", "!", 1), lambda t: ""])
@@ -109,9 +144,10 @@ def test_forged_link_page_is_translated(app: Any, client: Any) -> None:
 
 def test_invitation_opens_for_the_contact_with_context(app: Any, client: Any, api_key: str) -> None:
     cid = contact(app, external_id="cust-42", email="li@example.com", locale="zh-CN")
-    token = token_for(app, "support-ticket", contact_id=cid, invitation_id=7,
-                      context={"contact": {"first_name": "小李"}, "event": {"id": "evt-1", "type": "ticket.closed",
-                                                                         "ticket_id": "T-100", "data": {"agent": "Ann"}}})
+    inv = invitation(app, "support-ticket", cid, context={
+        "contact": {"first_name": "小李"},
+        "event": {"id": "evt-1", "type": "ticket.closed", "ticket_id": "T-100", "data": {"agent": "Ann"}}})
+    token = token_for(app, "support-ticket", contact_id=cid, invitation_id=inv)
     r = Respondent(client, f"/i/{token}", {"Accept-Language": "en"})
     page = r.open()
     assert '<html lang="zh-CN">' in page.html, "the contact's locale beats Accept-Language"
@@ -120,7 +156,7 @@ def test_invitation_opens_for_the_contact_with_context(app: Any, client: Any, ap
     body = client.get("/api/v1/surveys/support-ticket/responses", headers={"Authorization": f"Bearer {api_key}"}).json
     [resp] = body["responses"]
     assert resp["contact_id"] == "cust-42"
-    assert resp["meta"] == {"invitation_id": 7}
+    assert resp["meta"] == {"invitation_id": inv}
     assert resp["event"]["id"] == "evt-1" and resp["event"]["type"] == "ticket.closed"
     assert resp["event"]["data"] == {"agent": "Ann"}
     assert resp["channel"] == "web" and resp["locale"] == "zh-CN"
@@ -133,6 +169,11 @@ def test_token_locale_then_lang_parameter(app: Any, client: Any) -> None:
     assert '<html lang="zh-CN">' in html
     html = client.get(f"/i/{token}?lang=en").get_data(as_text=True)
     assert '<html lang="en">' in html
+    assert responses(app, "support-call") == [], "viewing a link stores nothing"
+    Respondent(client, f"/i/{token}").open().status  # noqa: B018
+    r = Respondent(client, f"/i/{token}")
+    r.open()
+    r.submit({"nps": "9"})
     [resp] = responses(app, "support-call")
     assert resp["locale"] == "en"
 
@@ -142,7 +183,7 @@ def test_one_session_per_token_and_resume(app: Any, client: Any) -> None:
     r = Respondent(client, f"/i/{token}")
     r.open()
     r.open()
-    assert len(responses(app, "support-call")) == 1
+    assert responses(app, "support-call") == [], "a link opened (or scanned) makes no partial response"
     r.submit({"nps": "6"})
     # Another browser (no cookies) with the same link continues the same response.
     client2 = app.test_client()
@@ -155,7 +196,9 @@ def test_one_session_per_token_and_resume(app: Any, client: Any) -> None:
     assert Respondent(app.test_client(), f"/i/{again}").open().visible() == ["reason"]
     # A token without an invitation id is its own session.
     other = token_for(app, "support-call")
-    assert Respondent(app.test_client(), f"/i/{other}").open().visible() == ["nps"]
+    r3 = Respondent(app.test_client(), f"/i/{other}")
+    assert r3.open().visible() == ["nps"]
+    r3.submit({"nps": "8"})
     assert len(responses(app, "support-call")) == 2
 
 
@@ -169,11 +212,55 @@ def test_email_pre_answer(app: Any, client: Any) -> None:
     [row] = responses(app, "post-purchase")
     assert row["answers"] == {"csat": (2, "email", "2")}
     assert row["meta"] == {"invitation_id": 11}
-    # Clicking in the email again (or another score) stores nothing more.
+    # Clicking in the email again stores nothing more; another score replaces the first
+    # (an email scanner may have fetched the link before the person clicked).
     assert client.get(f"/i/{token}?a=2").status_code == 303
-    assert client.get(f"/i/{token}?a=5").status_code == 303
     [row] = responses(app, "post-purchase")
     assert row["answers"] == {"csat": (2, "email", "2")}
+    assert client.get(f"/i/{token}?a=5").status_code == 303
+    [row] = responses(app, "post-purchase")
+    assert row["answers"] == {"csat": (5, "email", "5")}
+    page = Respondent(client, f"/i/{token}").open()
+    assert page.visible() != ["issues"]
+
+
+def test_a_later_click_replaces_the_pre_answer_until_the_respondent_goes_on(app: Any, client: Any) -> None:
+    token = token_for(app, "support-call", invitation_id=21)
+    assert app.test_client().get(f"/i/{token}?a=0").status_code == 303  # a link scanner
+    assert client.get(f"/i/{token}?a=9&q=nps").status_code == 303  # the person
+    [row] = responses(app, "support-call")
+    assert row["answers"] == {"nps": (9, "email", "9")}
+    r = Respondent(client, f"/i/{token}")
+    r.open()
+    r.submit({"resolved": "yes"})
+    assert r.page is not None and r.page.is_thanks
+    assert client.get(f"/i/{token}?a=3").status_code == 303
+    [row] = responses(app, "support-call")
+    assert row["answers"]["nps"] == (9, "email", "9"), "answered beyond the first question: kept"
+
+
+def test_a_link_answered_on_another_channel_is_refused(app: Any, client: Any) -> None:
+    from feedback.engine import interview as eng
+    from feedback.store import operations as ops
+
+    cid = contact(app, external_id="cust-77", phone="+15551234567")
+    inv = invitation(app, "support-call", cid)
+    token = token_for(app, "support-call", contact_id=cid, invitation_id=inv)
+    r = Respondent(client, f"/i/{token}")
+    r.open()
+    with app.app_context():
+        from feedback.store.models import Contact, db
+
+        person = db.session.get(Contact, cid)
+        sid = ops.start_session("support-call", "sms", contact=person, meta={"invitation_id": inv}).session_id
+        ops.apply_input(sid, eng.Text("8"), step=0)
+    page = r.submit({"nps": "3"})
+    assert page.status == 409 and "already answered" in page.html
+    page = Respondent(app.test_client(), f"/i/{token}").open()
+    assert page.status == 409 and "already answered" in page.html
+    assert app.test_client().get(f"/i/{token}?a=5").status_code == 409
+    rows = responses(app, "support-call")
+    assert [r["channel"] for r in rows] == ["sms"]
 
 
 def test_email_pre_answer_then_finish_on_the_web(app: Any, client: Any) -> None:
@@ -196,8 +283,7 @@ def test_email_pre_answer_out_of_range_shows_the_question_with_a_hint(app: Any, 
     assert resp.status_code == 422
     html = resp.get_data(as_text=True)
     assert 'role="alert"' in html and "0 to 10" in html
-    [row] = responses(app, "support-call")
-    assert row["answers"] == {}
+    assert responses(app, "support-call") == []
     assert client.get(f"/i/{token}?a=10").status_code == 303
     [row] = responses(app, "support-call")
     assert row["answers"] == {"nps": (10, "email", "10")}
@@ -206,8 +292,7 @@ def test_email_pre_answer_out_of_range_shows_the_question_with_a_hint(app: Any, 
 def test_email_pre_answer_for_another_question_is_ignored(app: Any, client: Any) -> None:
     token = token_for(app, "support-call")
     assert client.get(f"/i/{token}?a=yes&q=resolved").status_code == 303
-    [row] = responses(app, "support-call")
-    assert row["answers"] == {}
+    assert responses(app, "support-call") == []
 
 
 def test_completed_invitation_shows_thanks(app: Any, client: Any) -> None:

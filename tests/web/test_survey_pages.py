@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from .conftest import load_variant
-from .support import Respondent
+from .support import Respondent, read_page
 
 #: Answers (form values) that complete each example survey, with the values stored.
 SCRIPTS: dict[str, dict[str, dict[str, Any]]] = {
@@ -292,6 +292,23 @@ def test_double_submit_stores_one_answer(app: Any, client: Any, respondent: Any)
         assert Session.query.count() == 1
 
 
+def test_a_stale_tab_shows_the_current_question_with_a_message(app: Any, client: Any, respondent: Any) -> None:
+    r = respondent("/s/support-call")
+    first = r.open()
+    stale = {k: list(v) for k, v in first.fields.items()}
+    r.submit({"nps": "4"})
+    r.submit({"reason": "Slow"})
+    stale["q_nps"] = ["9"]
+    resp = client.post("/s/support-call", data=stale)
+    assert resp.status_code == 409
+    html = resp.get_data(as_text=True)
+    assert "already moved on" in html
+    page = read_page(resp.status_code, html)
+    assert page.visible() == ["resolved"]
+    [row] = stored(app, "support-call")
+    assert row["answers"] == {"nps": (4, "web"), "reason": ("Slow", "web")}
+
+
 def test_viewing_a_survey_stores_nothing(app: Any, respondent: Any) -> None:
     r = respondent("/s/support-call")
     r.open()
@@ -558,3 +575,16 @@ def test_survey_not_offered_on_the_web_is_404(app: Any, client: Any, tmp_path: P
     resp = client.get("/s/support-call")
     assert resp.status_code == 404
     assert "not available on the web" in resp.get_data(as_text=True)
+
+
+def test_select_all_that_apply_hint_describes_the_choices(app: Any, respondent: Any) -> None:
+    import re
+
+    r = respondent("/s/post-purchase")
+    r.open()
+    page = r.submit({"csat": "2"})
+    assert page.visible() == ["issues"]
+    note = re.search(r'<p class="q-note" id="([^"]+)">', page.html)
+    assert note is not None
+    boxes = re.findall(r'<input class="option-input" type="checkbox"[^>]*>', page.html)
+    assert boxes and all(f'aria-describedby="{note.group(1)}' in b or note.group(1) in b for b in boxes)
