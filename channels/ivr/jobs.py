@@ -18,9 +18,9 @@ import logging
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from feedback.jobs import clock, job
+from feedback.jobs import clock, job, schedule
 from feedback.store import calls
-from feedback.store.models import Contact, Session, db
+from feedback.store.models import CallAttempt, Contact, Session, db
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +50,21 @@ def place_call(attempt_id: int) -> str:
         return "nothing to do"
     survey = survey_for_attempt(attempt)
     if survey is None or "ivr" not in survey.channels:
-        calls.cancel_attempt(attempt, f"survey '{attempt.survey_id}' is no longer offered on the phone")
-        return "canceled"
+        return _cancel(attempt, f"survey '{attempt.survey_id}' is no longer offered on the phone")
     contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
     if contact is not None and contact.opted_out("ivr"):
-        calls.cancel_attempt(attempt, "the contact opted out of phone surveys")
-        return "canceled"
+        return _cancel(attempt, "the contact opted out of phone surveys")
+    from feedback.triggers.operations import call_wanted
+
+    unwanted = call_wanted(attempt.meta)
+    if unwanted is not None:
+        return _cancel(attempt, unwanted)
     # The outbox runs a job at or after its time: judge the calling hours from then.
     now = clock()
     now = max(now, attempt.scheduled_for or now)
     opening = next_allowed(now, call_window(survey), zone_for_attempt(attempt))
     if opening > now + dt.timedelta(minutes=1):
+        notify_ladder(attempt, f"deferred:{opening.isoformat()}")
         calls.defer_attempt(attempt, opening, "outside calling hours")
         log.info("call attempt %s waits for calling hours: %s UTC", attempt.id, opening)
         return "deferred"
@@ -70,6 +74,7 @@ def place_call(attempt_id: int) -> str:
         url = absolute_url("ivr.voice_webhook", attempt=attempt.id)
         callback = absolute_url("ivr.status", attempt=attempt.id)
     except Exception as e:  # noqa: BLE001 - configuration problems are recorded, not retried
+        notify_ladder(attempt, "failed")
         calls.record_dial_failure(attempt, str(getattr(e, "message", e)), retry_at=None)
         log.error("call attempt %s not placed: %s", attempt.id, e)
         return "failed"
@@ -88,16 +93,34 @@ def place_call(attempt_id: int) -> str:
     except TwilioRestException as e:
         error = f"Twilio error {e.code}: {e.msg}" if e.code else f"Twilio HTTP {e.status}: {e.msg}"
         retry_at = _retry_after_error(attempt, survey) if e.status in TRANSIENT_HTTP else None
+        notify_ladder(attempt, "failed")
         calls.record_dial_failure(attempt, error, retry_at=retry_at)
         log.warning("call attempt %s refused by Twilio: %s", attempt.id, error)
         return "failed"
     except (TwilioException, OSError) as e:
+        notify_ladder(attempt, "failed")
         calls.record_dial_failure(attempt, f"could not reach Twilio: {e}", retry_at=_retry_after_error(attempt, survey))
         log.warning("call attempt %s: could not reach Twilio: %s", attempt.id, e)
         return "failed"
+    notify_ladder(attempt, "placed")
     calls.record_dialled(attempt, call_sid=str(call.sid), status=str(call.status or ""), from_number=caller_id)
     log.info("call attempt %s placed: %s", attempt.id, call.sid)
     return "placed"
+
+
+def notify_ladder(attempt: CallAttempt, what: str) -> None:
+    """Tell the invitation ladder that asked for this call what became of it (the job
+    ``sync_step``), in the transaction the channel commits next."""
+    step_id = (attempt.meta or {}).get("step_id")
+    if step_id is None or not str(step_id).isdigit():
+        return
+    schedule("sync_step", int(step_id), run_at=clock(), dedupe_key=f"step:{step_id}:call:{attempt.id}:{what}")
+
+
+def _cancel(attempt: CallAttempt, reason: str) -> str:
+    notify_ladder(attempt, "canceled")
+    calls.cancel_attempt(attempt, reason)
+    return "canceled"
 
 
 @job

@@ -147,7 +147,17 @@ def survey_for_attempt(attempt: CallAttempt) -> Survey | None:
 
 def plan_retry(attempt: CallAttempt, now: dt.datetime | None = None) -> dt.datetime | None:
     """When to call again after this attempt ended, or None (answered, no attempts left,
-    opted out, or a machine that got the survey's message)."""
+    opted out, a machine that got the survey's message, or an invitation answered
+    elsewhere). The invitation ladder that asked for the call learns of its end in the
+    same transaction."""
+    from .jobs import notify_ladder
+
+    at = _plan_retry(attempt, now)
+    notify_ladder(attempt, "ended")
+    return at
+
+
+def _plan_retry(attempt: CallAttempt, now: dt.datetime | None = None) -> dt.datetime | None:
     if attempt.direction != "outbound" or attempt.status not in RETRY_OUTCOMES:
         return None
     survey = survey_for_attempt(attempt)
@@ -159,6 +169,10 @@ def plan_retry(attempt: CallAttempt, now: dt.datetime | None = None) -> dt.datet
         return None
     contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
     if contact is not None and contact.opted_out("ivr"):
+        return None
+    from feedback.triggers.operations import call_wanted
+
+    if call_wanted(attempt.meta, commit=False) is not None:
         return None
     at = (now or clock()) + dt.timedelta(minutes=survey.ivr.retry.delay_minutes)
     return next_allowed(at, call_window(survey), zone_for_attempt(attempt))

@@ -24,3 +24,9 @@ run_step.on_failure = _run_step_failed  # type: ignore[attr-defined]
 def check_step(step_id: int) -> str:
     """A sent step's wait is over: stop if answered, else move down the ladder."""
     return dist.check_step(step_id)
+
+
+@job
+def sync_step(step_id: int) -> str:
+    """The IVR channel placed, deferred or ended a call of a step: bring the step up to date."""
+    return dist.sync_call_step(step_id)

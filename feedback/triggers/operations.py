@@ -586,7 +586,7 @@ def _answered(inv: Invitation, response: Response, now: dt.datetime) -> None:
     inv.answered_at = inv.answered_at or now
     inv.response_id = response.id
     channel = {"web": "email"}.get(response.channel, response.channel)
-    sent = [s for s in inv.steps if s.status in ("sent", "unanswered")]
+    sent = [s for s in inv.steps if s.status in ("sent", "unanswered") or (s.status == "sending" and s.ref)]
     step = next((s for s in reversed(sent) if s.channel == channel or (channel == "sms" and s.channel == "whatsapp")), None)
     step = step or (sent[-1] if sent else None)
     if step is not None:
@@ -650,9 +650,11 @@ def run_step(step_id: int) -> str:
         return "expired"
     contact = inv.contact
     if step.status == "sending":
+        if step.channel == "ivr" and step.ref:
+            return sync_call_step(step.id)  # the call was requested; its outcome decides
         ref = _sent_before(step, inv)
         if ref is not None:
-            return _sent(step, inv, ref, now)
+            return _handed_over(step, inv, ref, now)
     reach = pol.check_reachable(contact, step.channel)
     if not reach.allowed:
         _set(step, "skipped", now, reach.reason, reach.detail)
@@ -704,7 +706,18 @@ def run_step(step_id: int) -> str:
         return "failed"
     step = db.session.get(InvitationStep, step_id)
     assert step is not None
-    return _sent(step, step.invitation, str(ref), now)
+    return _handed_over(step, step.invitation, str(ref), now)
+
+
+def _handed_over(step: InvitationStep, inv: Invitation, ref: str, now: dt.datetime) -> str:
+    """The channel took the step. An email or an SMS is sent from here on; a call is sent
+    once it is placed (it may wait for the survey's calling hours), which the IVR channel
+    reports (:func:`sync_call_step`)."""
+    if step.channel != "ivr":
+        return _sent(step, inv, ref, now)
+    step.ref = ref
+    db.session.commit()
+    return sync_call_step(step.id)
 
 
 def _run_step_failed(step_id: int, error: str | None = None) -> None:
@@ -767,7 +780,7 @@ def check_step(step_id: int) -> str:
     if step is None:
         return "missing"
     inv = step.invitation
-    if step.status != "sent":
+    if step.status not in ("sent", "sending") or (step.status == "sending" and step.channel != "ivr"):
         return step.status
     if refresh(inv, now):
         db.session.commit()
@@ -775,6 +788,30 @@ def check_step(step_id: int) -> str:
     if inv.finished:
         db.session.commit()
         return inv.status
+    if inv.expires_at is not None and now >= inv.expires_at:
+        if step.status == "sent":
+            _set(step, "unanswered", now)
+        else:
+            _set(step, "cancelled", now, "expired", "the invitation expired before the call was placed")
+        step.finished_at = now
+        _finish(inv, "expired", now)
+        db.session.commit()
+        return "expired"
+    if step.channel == "ivr":
+        state = _call_state(step, now)
+        if state.open:
+            # The call (or one of its retries) is still to come: the ladder moves on when
+            # its outcome is known (the channel reports it), and looks again meanwhile.
+            if not any(h.get("reason") == "call_in_progress" for h in step.history or []):
+                _set(step, step.status, now, "call_in_progress", "waiting for the outcome of the call and its retries")
+            again = now + CALL_RECHECK
+            schedule("check_step", step.id, run_at=again, dedupe_key=f"step:{step.id}:check:{again.isoformat()}")
+            db.session.commit()
+            return "waiting"
+        if step.status == "sending":
+            if state.placed:
+                return _sent(step, inv, step.ref or str(state.attempts[0].id), now)
+            return _call_not_placed(step, inv, state, now)
     _set(step, "unanswered", now)
     step.finished_at = now
     if inv.expires_at is not None and now >= inv.expires_at:
@@ -783,6 +820,139 @@ def check_step(step_id: int) -> str:
         _advance(inv, step, now)
     db.session.commit()
     return "unanswered"
+
+
+# -- calls: a step lasts until the call's outcome is known ------------------------------------------
+
+#: A call Twilio queued or rang that no status callback ever ended counts as over after this.
+RING_LIMIT = dt.timedelta(minutes=10)
+#: A call in progress with no survey session counts as over after this.
+CALL_LIMIT = dt.timedelta(hours=1)
+#: While a call step waits for its call, the ladder looks again this often (a safety net:
+#: the IVR channel reports each outcome).
+CALL_RECHECK = dt.timedelta(minutes=15)
+_LIVE = ("queued", "initiated", "ringing")
+
+
+@dataclass
+class CallState:
+    attempts: list[CallAttempt]
+    placed: bool  # at least one call went out
+    open: bool  # a call is scheduled, being dialled, ringing or in progress
+    waiting_until: dt.datetime | None = None  # the next call waits for calling hours until then
+
+
+def _call_chain(step: InvitationStep) -> list[CallAttempt]:
+    inv = step.invitation
+    rows = db.session.scalars(
+        select(CallAttempt)
+        .where(CallAttempt.contact_id == inv.contact_id, CallAttempt.survey_id == inv.survey_id,
+               CallAttempt.direction == "outbound")
+        .order_by(CallAttempt.id)
+        .execution_options(populate_existing=True)
+    )
+    return [a for a in rows if isinstance(a.meta, Mapping) and str(a.meta.get("step_id")) == str(step.id)]
+
+
+def _call_open(a: CallAttempt, now: dt.datetime) -> bool:
+    if a.status in ("scheduled", "dialing"):
+        return True
+    since = a.scheduled_for or now
+    if a.status in _LIVE:
+        return now < since + RING_LIMIT
+    if a.status == "in-progress":
+        if a.session_id:
+            session = db.session.get(Session, a.session_id)
+            if session is not None:
+                return session.status == "active"
+        return now < since + CALL_LIMIT
+    return False
+
+
+def _call_state(step: InvitationStep, now: dt.datetime) -> CallState:
+    chain = _call_chain(step)
+    placed = any(a.call_sid for a in chain)
+    is_open = any(_call_open(a, now) for a in chain)
+    waiting = [a.scheduled_for for a in chain if a.status == "scheduled" and a.scheduled_for and a.scheduled_for > now]
+    return CallState(chain, placed, is_open, min(waiting) if waiting else None)
+
+
+def call_wanted(meta: Mapping[str, Any] | None, *, commit: bool = True) -> str | None:
+    """Why a ladder's call should no longer be placed (answered elsewhere, expired,
+    stopped), or None. Asked by the IVR channel before it dials or plans a retry. Commits
+    what it learns unless ``commit`` is false (inside the channel's own transaction)."""
+    if not isinstance(meta, Mapping) or meta.get("invitation_id") is None:
+        return None
+    try:
+        inv = db.session.get(Invitation, int(meta["invitation_id"]))
+    except (TypeError, ValueError):
+        return None
+    if inv is None:
+        return None
+    now = clock()
+    if refresh(inv, now) and commit:
+        db.session.commit()
+    if inv.status == "answered":
+        return "the invitation was answered on another channel"
+    if inv.finished:
+        return f"the invitation is {inv.status}"
+    if inv.expires_at is not None and now >= inv.expires_at:
+        return "the invitation has expired"
+    step_id = meta.get("step_id")
+    step = db.session.get(InvitationStep, int(step_id)) if isinstance(step_id, int | str) and str(step_id).isdigit() else None
+    if step is not None and step.status not in ("sending", "sent"):
+        return f"the ladder's step is {step.status}"
+    return None
+
+
+def sync_call_step(step_id: int) -> str:
+    """The IVR channel placed, deferred, ended or gave up a call of a step (the job
+    ``sync_step``): mark the step sent when its first call goes out, and once no call is
+    left to come, unanswered (at the end of its wait, or now when the wait is over) or
+    failed when no call could be placed. Idempotent. Commits."""
+    now = clock()
+    step = db.session.get(InvitationStep, step_id)
+    if step is None:
+        return "missing"
+    if step.channel != "ivr" or step.status not in ("sending", "sent"):
+        return step.status
+    inv = step.invitation
+    if refresh(inv, now):
+        db.session.commit()
+        return "answered"
+    if inv.finished:
+        return inv.status
+    state = _call_state(step, now)
+    if step.status == "sending":
+        if state.placed:
+            return _sent(step, inv, step.ref or str(state.attempts[0].id), now)
+        if not state.open:
+            return _call_not_placed(step, inv, state, now)
+        if state.waiting_until is not None:
+            if not any(h.get("until") == _iso(state.waiting_until) for h in step.history or []):
+                _set(step, "sending", now, "calling_hours",
+                     f"the call waits for the survey's calling hours, until {_iso(state.waiting_until)}",
+                     until=state.waiting_until)
+            if inv.expires_at is not None:
+                schedule("check_step", step.id, run_at=inv.expires_at, dedupe_key=f"step:{step.id}:expiry")
+        db.session.commit()
+        return "sending"
+    if state.open:
+        return "sent"
+    wait_end = (step.sent_at or now) + dt.timedelta(seconds=inv.wait_seconds or 0)
+    if now < wait_end:
+        return "sent"  # the check at the end of the wait moves the ladder on
+    return check_step(step.id)
+
+
+def _call_not_placed(step: InvitationStep, inv: Invitation, state: CallState, now: dt.datetime) -> str:
+    last = state.attempts[-1] if state.attempts else None
+    detail = (last.error if last is not None and last.error else None) or "no call could be placed"
+    _set(step, "failed", now, "call_failed", detail)
+    step.finished_at = now
+    _advance(inv, step, now)
+    db.session.commit()
+    return "failed"
 
 
 def _channel_meta(inv: Invitation, step: InvitationStep) -> dict[str, Any]:

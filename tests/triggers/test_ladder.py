@@ -150,3 +150,115 @@ def test_a_channel_that_refuses_moves_the_ladder_on(dist: Dist, twilio: FakeTwil
     assert "not offered by SMS" in s[1]["detail"]
     assert twilio.messages() == []
     assert len(dist.eml()) == 1
+
+
+# -- calls: the step lasts until the call's outcome is known ---------------------------------------
+
+
+def _attempts(dist: Dist) -> list[Any]:
+    from sqlalchemy import select
+
+    from feedback.store.models import CallAttempt, db
+
+    with dist.ctx():
+        rows = db.session.scalars(select(CallAttempt).order_by(CallAttempt.id)).all()
+        return [(a.id, a.call_sid, a.status) for a in rows]
+
+
+def call_status(dist: Dist, attempt_id: int, call_sid: str, status: str) -> None:
+    """Twilio's signed status callback for an outbound call."""
+    from tests.support.twilio import sign
+
+    url = f"http://localhost/ivr/status?attempt={attempt_id}"
+    params = {"AccountSid": ACCOUNT_SID, "CallSid": call_sid, "CallStatus": status, "Direction": "outbound-api"}
+    resp = dist.client.post(url, data=params, headers={"X-Twilio-Signature": sign(url, params)})
+    assert resp.status_code == 200
+
+
+def test_the_ladder_waits_for_the_call_and_its_retries_before_the_next_channel(
+    dist: Dist, twilio: FakeTwilioHttp
+) -> None:
+    # t-ladder calls up to 3 times, an hour apart; its ladder waits an hour.
+    dist.send("call-6", "t.ladder", CUSTOMER)
+    dist.run()
+    assert [s["status"] for s in steps(dist, "call-6")] == ["sent", "planned", "planned"]
+    for n in (1, 2):
+        attempt_id, sid, _ = _attempts(dist)[-1]
+        call_status(dist, attempt_id, sid, "no-answer")
+        dist.advance(minutes=60)  # the ladder's wait is over, and the call is tried again
+        assert len(twilio.calls()) == n + 1
+        assert twilio.messages() == []
+        assert steps(dist, "call-6")[0]["status"] == "sent"
+    attempt_id, sid, _ = _attempts(dist)[-1]
+    call_status(dist, attempt_id, sid, "no-answer")  # the last attempt: the call is unanswered
+    dist.run()
+    s = steps(dist, "call-6")
+    assert [x["status"] for x in s] == ["unanswered", "sent", "planned"]
+    assert twilio.messages()
+    dist.advance(hours=3)
+    assert len(twilio.calls()) == 3
+
+
+LADDER2 = """
+spec_version: 1
+id: t-ladder2
+title: {en: After your call}
+default_locale: en
+channels: [ivr, sms, web]
+questions:
+  - id: nps
+    type: nps
+    required: true
+    text: {en: How likely are you to recommend us?}
+triggers:
+  - event: t.ladder2
+    channels: [sms, ivr]
+    wait: 1h
+    expires: 2d
+"""
+
+
+def test_a_call_waiting_for_calling_hours_is_not_placed_once_answered_elsewhere(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    from feedback.store import operations as ops
+
+    (tmp_path / "t-ladder2.yaml").write_text(LADDER2, encoding="utf-8")
+    with dist.ctx():
+        assert not ops.load_surveys([tmp_path / "t-ladder2.yaml"]).problems
+    dist.clock.advance(hours=7, minutes=30)  # 19:30 in London
+    dist.send("call-7", "t.ladder2", CUSTOMER)
+    dist.run()
+    assert len(twilio.messages()) >= 1
+    dist.advance(hours=1)  # 20:30: the SMS went unanswered; calls ring 09:00-20:00
+    s = steps(dist, "call-7")
+    assert [x["status"] for x in s] == ["unanswered", "sending"]
+    assert s[1]["reason"] == "calling_hours" and "T09:00:00Z" in s[1]["detail"]
+    assert twilio.calls() == []
+    dist.advance(hours=1, minutes=15)  # the ladder's wait would be over: not for a call not placed
+    assert steps(dist, "call-7")[1]["status"] == "sending"
+    Phone(dist.client, PHONE).text("9")  # the contact answers the SMS late in the evening
+    dist.advance(hours=12)  # 09:45 the next morning
+    assert twilio.calls() == []
+    inv = dist.event_detail("call-7")["decisions"][0]["invitation"]
+    assert inv["status"] == "answered"
+    assert [x["status"] for x in inv["steps"]] == ["answered", "cancelled"]
+    assert [status for _, _, status in _attempts(dist)] == ["canceled"]
+
+
+def test_a_call_placed_after_calling_hours_counts_its_wait_from_then(
+    dist: Dist, twilio: FakeTwilioHttp
+) -> None:
+    dist.clock.advance(hours=8, minutes=30)  # 20:30 in London: the call waits for 09:00
+    dist.send("call-8", "t.ladder", CUSTOMER)
+    dist.run()
+    assert twilio.calls() == []
+    assert steps(dist, "call-8")[0]["status"] == "sending"
+    dist.advance(hours=12, minutes=30)  # 09:00
+    assert len(twilio.calls()) == 1
+    s = steps(dist, "call-8")
+    assert s[0]["status"] == "sent" and s[0]["sent_at"].endswith("T09:00:00Z")
+    dist.advance(minutes=59)
+    assert twilio.messages() == []
+    dist.advance(minutes=1)
+    assert [x["status"] for x in steps(dist, "call-8")] == ["unanswered", "sent", "planned"]
