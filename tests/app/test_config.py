@@ -51,3 +51,30 @@ def test_an_app_without_a_configured_secret_signs_invitation_links(tmp_path: Pat
     with app.app_context():
         token = make_invitation_token("support-call", context={"contact": {"first_name": "Alex"}})
         assert read_invitation_token(token)["survey_id"] == "support-call"
+
+
+def test_every_setting_read_from_the_environment_is_documented() -> None:
+    from feedback.config import ENV_KEYS
+
+    root = Path(__file__).resolve().parents[2]
+    docs = (root / "README.md").read_text(encoding="utf-8") + "".join(
+        p.read_text(encoding="utf-8") for p in sorted((root / "docs").glob("*.md"))
+    )
+    assert [k for k in ENV_KEYS if f"`{k}`" not in docs] == []
+
+
+@pytest.mark.parametrize("key", ["WEB_RESUME_DAYS", "WEB_EMBED_FRAME_ANCESTORS", "EVENTS_MAX_BYTES", "JOBS_INTERVAL"])
+def test_web_and_job_settings_come_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                       key: str) -> None:
+    monkeypatch.setenv(key, "7")
+    assert float(load_config(str(tmp_path))[key]) == 7
+
+
+def test_embed_frame_ancestors_from_the_environment_reach_the_page(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.conftest import make_app
+
+    monkeypatch.setenv("WEB_EMBED_FRAME_ANCESTORS", "https://shop.example")
+    app = make_app(tmp_path, "sqlite")
+    resp = app.test_client().get("/s/support-call?embed=1")
+    assert "frame-ancestors https://shop.example" in resp.headers["Content-Security-Policy"]
