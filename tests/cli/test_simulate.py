@@ -100,6 +100,24 @@ def test_every_example_channel_and_locale_is_scripted() -> None:
                 assert (name, channel, locale) in scripted, (name, channel, locale)
 
 
+def test_the_example_surveys_are_the_issue_s_cx_surveys_in_both_languages() -> None:
+    """Every example is in en and zh-CN (so the completion runs below cover both), and the four
+    CX surveys have the channels and question types they are meant to show."""
+    for path in survey_files([DEFS]):
+        assert {"en", "zh-CN"} <= set(load_file(path).survey.all_locales), path.name
+    wanted = {
+        "support-call": ({"ivr", "sms"}, ["nps", "text"]),
+        "post-purchase": ({"email", "web"}, ["csat"]),
+        "support-ticket": ({"chat", "email"}, ["ces"]),
+        "relationship-nps": ({"web", "email"}, ["nps", "rating", "rating", "rating", "rating"]),
+    }
+    for name, (channels, types) in wanted.items():
+        survey = load_file(DEFS / f"{name}.yaml").survey
+        assert channels <= set(survey.channels), name
+        kinds = [q.type for q in survey.questions]
+        assert all(kinds.count(t) >= types.count(t) for t in types), (name, kinds)
+
+
 # -- any example survey, generic answers ----------------------------------------------------------
 
 ANSWERS = {
