@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# `make run HOST=0.0.0.0 PORT=8000` (or HOST / PORT in the environment).
+HOST ?= 127.0.0.1
+PORT ?= 5000
 
 .PHONY: run test install lint translations extract-messages clean
 
@@ -25,7 +28,7 @@ extract-messages: $(STAMP)
 	$(BIN)/pybabel update -i feedback/translations/messages.pot -d feedback/translations
 
 run: translations
-	$(BIN)/feedback run-demo
+	$(BIN)/feedback run-demo --host $(HOST) --port $(PORT)
 
 test: translations
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -83,7 +83,10 @@ def register(cli: click.Group) -> None:
         with app.app_context():
             report = ops.load_surveys(paths)
         for sid, version, created in report.loaded:
-            click.echo(f"{sid}: {'new version ' if created else 'unchanged, version '}{version}")
+            if sid in report.reverted:
+                click.echo(f"{sid}: back to an earlier version {version} (the file is as it was then)")
+            else:
+                click.echo(f"{sid}: {'new version ' if created else 'unchanged, version '}{version}")
         for p in report.warnings:
             click.echo(str(p), err=True)
         for p in report.problems:
@@ -132,7 +135,7 @@ def register(cli: click.Group) -> None:
             report = ops.load_surveys([Path(app.config["SURVEY_DEFS"])])
             for p in report.problems:
                 click.echo(f"skipped: {p}", err=True)
-            key = ops.create_api_key("demo admin")
+            key = ops.replace_api_key("demo admin")
             base = (app.config.get("PUBLIC_BASE_URL") or f"http://{host}:{port}").rstrip("/")
             rows = []
             personal = None
@@ -148,7 +151,7 @@ def register(cli: click.Group) -> None:
         click.echo("\nExample surveys:")
         for sid, channels, link in rows:
             click.echo(f"  {sid.ljust(width)}{channels.ljust(chan)}{link}")
-        click.echo(f"\nAdmin API key (shown once): {key}")
+        click.echo(f"\nAdmin API key (shown once; the demo key of an earlier run no longer works): {key}")
         click.echo(f"  curl -H 'Authorization: Bearer {key}' {base}/api/v1/surveys")
         if personal:
             click.echo(f"\nA personal link, as an email invitation with the first score clicked:\n  {base}{personal}")

@@ -62,6 +62,8 @@ class LoadReport:
     loaded: list[tuple[str, str, bool]] = field(default_factory=list)  # (survey id, version, new?)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
+    #: Surveys whose file went back to a version stored before (not new, yet changed).
+    reverted: list[str] = field(default_factory=list)
 
 
 def sync_survey(compiled: CompiledSurvey, source_path: str = "") -> tuple[SurveyVersion, bool]:
@@ -104,8 +106,11 @@ def load_surveys(paths: Iterable[str | Path]) -> LoadReport:
         except DefinitionError as e:
             report.problems.extend(e.problems)
             continue
+        before = db.session.scalar(select(Survey.current_version_id).where(Survey.id == compiled.id))
         version, created = sync_survey(compiled, str(path))
         report.loaded.append((compiled.id, compiled.version, created))
+        if not created and before is not None and before != version.id:
+            report.reverted.append(compiled.id)
         report.warnings.extend(compiled.warnings)
     return report
 
@@ -963,6 +968,13 @@ def create_api_key(name: str) -> str:
     db.session.add(ApiKey(name=name, prefix=key[:12], key_hash=_hash_key(key)))
     db.session.commit()
     return key
+
+
+def replace_api_key(name: str) -> str:
+    """A new key named ``name`` in place of the keys of that name (the demo key of
+    ``make run``: one key, however many times it runs). Commits."""
+    db.session.execute(delete(ApiKey).where(ApiKey.name == name.strip()))
+    return create_api_key(name)
 
 
 _KEYS = ApiKey.__table__
