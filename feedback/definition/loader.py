@@ -9,6 +9,7 @@ Warnings are reported too but do not make a survey invalid.
 
 from __future__ import annotations
 
+import datetime
 import difflib
 import hashlib
 import re
@@ -592,6 +593,10 @@ def _check_question_shape(q: Question, base: list[Any], report: _Report, raw_que
         elif isinstance(raw_code, int | float):
             report.error(
                 path, f"choice code is read by YAML as the number {raw_code}; quote it, e.g. code: \"{raw_code}\""
+            )
+        elif isinstance(raw_code, datetime.date):
+            report.error(
+                path, f"choice code is read by YAML as the date {raw_code}; quote it, e.g. code: \"{raw_code}\""
             )
         elif raw_code is None and isinstance(choice, Mapping) and "code" in choice:
             report.error(path, "choice code is empty (YAML reads it as null)")

@@ -129,6 +129,7 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
         (11, 29, 'label: this text is read by YAML as the boolean true; quote it: "true"'),
         (12, 16, 'choice code is read by YAML as the number 1; quote it, e.g. code: "1"'),
         (13, 16, 'choice code is read by YAML as the number 2.5; quote it, e.g. code: "2.5"'),
+        (15, 16, 'choice code is read by YAML as the date 2024-06-01; quote it, e.g. code: "2024-06-01"'),
     ],
     "channel-fit.yaml": [
         (10, 7, "ivr: a keypad menu can offer at most 9 choices, this one has 10; split the question "
