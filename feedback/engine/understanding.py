@@ -471,11 +471,11 @@ def _number_typos() -> dict[str, str]:
             if len(slip) >= 4:
                 found.setdefault(slip, set()).add(w)
     taken = set(_EN_SMALL) | set(_EN_TENS) | set(_EN_ORDINALS) | {"hundred", "thousand"}
-    slips = {
+    typos = {
         slip: next(iter(targets)) for slip, targets in found.items()
         if len(targets) == 1 and slip not in taken and slip not in _REAL_WORDS
     }
-    return slips | {"fourty": "forty"}  # the most common misspelling of all
+    return typos | {"fourty": "forty"}  # the most common misspelling of all
 
 
 #: Real words (and names) one slip away from a number word: never read as numbers.
