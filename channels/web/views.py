@@ -102,6 +102,8 @@ class Page:
         if not self.embed:
             return {}
         params: dict[str, Any] = {"embed": 1}
+        if self.session is None and self.endpoint == "web.invitation" and _page_url():
+            params["page_url"] = _page_url()  # kept until the first answer starts the session
         if self.session is not None and self.endpoint == "web.anonymous":
             params["r"] = tokens.make_resume_value(self.session.id)
         return params
@@ -140,19 +142,7 @@ def _survey_or_404(survey_id: str, channels: tuple[str, ...] = ("web",)) -> tupl
 
 def match_locale(survey: Survey, wanted: str | None) -> str | None:
     """The survey locale for ``wanted`` (exact, then same language), or None."""
-    if not wanted or not isinstance(wanted, str) or len(wanted) > 35:
-        return None
-    norm = wanted.strip().replace("_", "-").lower()
-    if not norm:
-        return None
-    for loc in survey.all_locales:
-        if loc.lower() == norm:
-            return loc
-    base = norm.split("-")[0]
-    for loc in survey.all_locales:
-        if loc.split("-")[0].lower() == base:
-            return loc
-    return None
+    return ops.match_locale(survey.all_locales, wanted)
 
 
 def requested_locale(survey: Survey) -> str | None:

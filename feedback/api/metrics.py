@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, or_, select
 
 from feedback.definition.model import Question
 from feedback.store.models import Answer, Response, db
@@ -108,15 +108,23 @@ def question_metrics(survey_id: str, q: Question, filters: ResponseFilters) -> d
     return {"type": q.type, "count": int(total or 0)}
 
 
+def _counted(stmt: Any) -> Any:
+    """Responses as metrics count them: a partial response with no answer yet (a survey
+    opened and not answered, a message not replied to yet) is not a response."""
+    answered = exists().where(Answer.response_id == Response.id)
+    return stmt.where(or_(Response.status != "partial", answered))
+
+
 def survey_metrics(survey_id: str, filters: ResponseFilters) -> dict[str, Any]:
     by_status = {s: 0 for s in ("complete", "partial", "abandoned")}
     for status, count in db.session.execute(
-        filtered(select(Response.status, func.count()), survey_id, filters).group_by(Response.status)
+        _counted(filtered(select(Response.status, func.count()), survey_id, filters)).group_by(Response.status)
     ):
         by_status[status] = by_status.get(status, 0) + int(count)
     by_channel: dict[str, int] = {}
     for channel, count in db.session.execute(
-        filtered(select(Response.channel, func.count()), survey_id, filters).group_by(Response.channel).order_by(Response.channel)
+        _counted(filtered(select(Response.channel, func.count()), survey_id, filters))
+        .group_by(Response.channel).order_by(Response.channel)
     ):
         by_channel[channel] = int(count)
     return {

@@ -16,6 +16,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from werkzeug.datastructures import MultiDict
 
 from feedback.errors import BadRequest
+from feedback.store.operations import locale_key
 
 STATUSES = ("complete", "partial", "abandoned")
 CHANNELS = ("web", "email", "ivr", "sms", "chat")
@@ -90,7 +91,7 @@ def response_filters(args: MultiDict[str, str]) -> ResponseFilters:
     for loc in _values(args, "locale"):
         if not LOCALE_RE.match(loc):
             raise BadRequest(f"locale must be a locale code such as en or zh-CN, not '{loc}'")
-        filters.locales.append(loc.replace("_", "-"))
+        filters.locales.append(locale_key(loc))
     for name in ("since", "until"):
         raw = args.get(name)
         if raw is not None:

@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from feedback.definition.model import Question
@@ -28,7 +28,8 @@ def filtered(stmt: Any, survey_id: str, filters: ResponseFilters) -> Any:
     if filters.channels:
         stmt = stmt.where(Response.channel.in_(filters.channels))
     if filters.locales:
-        stmt = stmt.where(Response.locale.in_(filters.locales))
+        # Compared as locale keys: zh-cn and zh_CN find the zh-CN responses.
+        stmt = stmt.where(func.lower(func.replace(Response.locale, "_", "-")).in_(filters.locales))
     if filters.since is not None:
         stmt = stmt.where(Response.started_at >= filters.since)
     if filters.until is not None:

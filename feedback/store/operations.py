@@ -1024,11 +1024,35 @@ def loaded(model: Any, values: Mapping[str, Any]) -> Any:
     return _attached(model(**{c.key: values[c.key] for c in model.__table__.columns}))
 
 
+def locale_key(code: str) -> str:
+    """A locale code as compared: ``zh_CN``, ``zh-cn`` and ``zh-CN`` are one locale."""
+    return code.strip().replace("_", "-").lower()
+
+
+def match_locale(locales: Iterable[str], wanted: Any) -> str | None:
+    """The one of ``locales`` that ``wanted`` names (the same code in any case or with
+    ``_``, else the same language: ``zh`` or ``zh-TW`` for ``zh-CN``), or None."""
+    if not wanted or not isinstance(wanted, str) or len(wanted) > 35:
+        return None
+    norm = locale_key(wanted)
+    if not norm:
+        return None
+    locales = list(locales)
+    for loc in locales:
+        if locale_key(loc) == norm:
+            return loc
+    base = norm.split("-")[0]
+    for loc in locales:
+        if locale_key(loc).split("-")[0] == base:
+            return loc
+    return None
+
+
 def set_locale(session_id: str, locale: str) -> Session:
     """Switch a running session to another of its survey's locales. Commits."""
     session = get_session(session_id)
     it = interview_for(session.version_id)
-    chosen = it.survey.pick_locale(locale)
+    chosen = match_locale(it.survey.all_locales, locale) or it.survey.default_locale
     if session.status == "active" and chosen != session.locale:
         state = dict(session.state)
         state["locale"] = chosen

@@ -26,6 +26,7 @@ def respond(
     context: dict[str, Any] | None = None,
     meta: dict[str, Any] | None = None,
     finish: bool = True,
+    keep_open: bool = False,
     started_at: dt.datetime | None = None,
 ) -> int:
     """One response answered reply by reply the way ``channel`` would (text for SMS and
@@ -49,7 +50,7 @@ def respond(
                 inp = eng.Text(str(reply))
             turn = ops.apply_input(sid, inp, step=session.step)
             assert not any(isinstance(e, eng.Reprompt) for e in turn.events), (reply, turn.events)
-        if not finish:
+        if not finish and not keep_open:
             ops.end_session(sid, "hangup")
         response = ops.get_session(sid).response
         if started_at is not None:

@@ -93,3 +93,22 @@ def test_rating_means(app: Any, client: Any, auth: dict[str, str]) -> None:
 def test_metrics_filters_are_validated(app: Any, client: Any, auth: dict[str, str]) -> None:
     resp = client.get("/api/v1/surveys/support-call/metrics?since=soon", headers=auth)
     assert resp.status_code == 400 and "since" in resp.json["message"]
+
+
+def test_a_survey_opened_and_not_answered_is_not_a_partial_response(app: Any, client: Any, auth: dict[str, str]) -> None:
+    # A personal link opened (by a person or a link scanner) and left: nothing is stored.
+    with app.test_request_context():
+        from channels.web.tokens import make_invitation_token
+
+        token = make_invitation_token("support-call", invitation_id=1)
+    assert client.get(f"/i/{token}").status_code == 200
+    assert client.get("/s/support-call").status_code == 200
+    # A session started with no answer yet (an SMS invitation not replied to) is not counted.
+    respond(app, "support-call", [], channel="sms", finish=False, keep_open=True)
+    respond(app, "support-call", ["4"], channel="web", finish=False, keep_open=True)
+    body = metrics(client, auth, "support-call")
+    assert body["responses"] == {
+        "total": 1,
+        "by_status": {"complete": 0, "partial": 1, "abandoned": 0},
+        "by_channel": {"web": 1},
+    }

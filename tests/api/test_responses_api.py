@@ -162,6 +162,7 @@ def test_filters(app: Any, client: Any, auth: dict[str, str]) -> None:
     assert ids("channel=SMS,ivr") == [a, c]
     assert ids("locale=zh-CN") == [b]
     assert ids("locale=zh_CN") == [b]
+    assert ids("locale=zh-cn") == [b] and ids("locale=ZH_cn") == [b]
     assert ids("since=2026-02-01") == [b, c]
     assert ids("until=2026-02-01T00:00:00Z") == [a]
     assert ids("since=2026-01-10T12:00:00Z&until=2026-01-10T12:00:01Z") == [a]
