@@ -323,3 +323,20 @@ def test_expired_session_shows_closed_page(app: Any, client: Any) -> None:
     assert page.is_closed and "This survey is closed" in page.html
     [row] = responses(app, "support-call")
     assert row["status"] == "partial" and row["answers"]["nps"][0] == 5
+
+
+def test_already_answered_page_is_translated(app: Any, client: Any) -> None:
+    from feedback.engine import interview as eng
+    from feedback.store import operations as ops
+
+    cid = contact(app, external_id="cust-78", locale="zh-CN")
+    inv = invitation(app, "support-call", cid, locale="zh-CN")
+    with app.app_context():
+        from feedback.store.models import Contact, db
+
+        sid = ops.start_session("support-call", "sms", contact=db.session.get(Contact, cid),
+                                meta={"invitation_id": inv}).session_id
+        ops.apply_input(sid, eng.Text("8"), step=0)
+    token = token_for(app, "support-call", contact_id=cid, invitation_id=inv)
+    html = client.get(f"/i/{token}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "您已作答" in html
