@@ -22,8 +22,9 @@ from urllib.parse import urlsplit
 from sqlalchemy import select
 
 from feedback.errors import BadRequest, NotFound
+from feedback.jobs import clock
 from feedback.store import operations as ops
-from feedback.store.models import Contact, InterceptDisplay, InterceptSite, Response, db, utcnow
+from feedback.store.models import Contact, InterceptDisplay, InterceptSite, Response, db
 
 from .definition import (
     SITE_RE,
@@ -262,7 +263,7 @@ def _policy(contact: Contact, survey_id: str, now: dt.datetime) -> tuple[str, st
 
 def config_for(site: InterceptSite, *, visitor: str | None, identity: Identity, now: dt.datetime | None = None) -> dict[str, Any]:
     """The rules of the site's surveys that may open for this visitor."""
-    now = now or utcnow()
+    now = now or clock()
     contact = find_contact(identity)
     surveys = []
     for ss in site_surveys(site):
@@ -289,6 +290,8 @@ class Decision:
     contact: Contact | None = None
     site_survey: SiteSurvey | None = None
     locale: str = ""
+    #: The invitation a display to a known contact counts as in the contact policy.
+    invitation_id: int | None = None
 
 
 def open_survey(
@@ -303,7 +306,7 @@ def open_survey(
 ) -> Decision:
     """A rule fired in the browser: decide (sample, recontact, contact policy) and record the
     display. Commits when it opens."""
-    now = now or utcnow()
+    now = now or clock()
     identity = identity or Identity()
     vid = _visitor(visitor)
     if vid is None:
@@ -347,8 +350,34 @@ def open_survey(
         created_at=now,
     )
     db.session.add(display)
+    invitation_id = _record_invitation(survey_id, contact, chosen, page, now)
     db.session.commit()
-    return Decision(True, display=display, contact=contact, site_survey=ss, locale=chosen)
+    return Decision(True, display=display, contact=contact, site_survey=ss, locale=chosen, invitation_id=invitation_id)
+
+
+#: How long a display to a known contact stays an open invitation (its answer closes it).
+DISPLAY_OPEN = dt.timedelta(days=1)
+
+
+def _record_invitation(
+    survey_id: str, contact: Contact | None, locale: str, page: str, now: dt.datetime
+) -> int | None:
+    """A display to a known contact is an invitation, like an email or a call: it counts for
+    the frequency cap and the minimum gap of the shared contact policy, and the answers
+    given in it close it. (In this transaction; None for an anonymous visitor.)"""
+    if contact is None:
+        return None
+    try:
+        from feedback.triggers.operations import start_invitation
+    except ModuleNotFoundError as e:  # the touchpoint part is not installed
+        if e.name not in ("feedback.triggers", "feedback.triggers.operations"):
+            raise
+        return None
+    db.session.flush()
+    context = {"contact": contact.as_context()}
+    inv = start_invitation(survey_id, contact, "web", source="intercept", context=context, locale=locale,
+                           expires=DISPLAY_OPEN, now=now, commit=False)
+    return inv.id
 
 
 def close_display(display_id: str, status: str, *, visitor: Any = None, now: dt.datetime | None = None) -> InterceptDisplay:
@@ -361,6 +390,6 @@ def close_display(display_id: str, status: str, *, visitor: Any = None, now: dt.
         raise NotFound("no such display")
     if display.status != "answered":
         display.status = status
-        display.closed_at = now or utcnow()
+        display.closed_at = now or clock()
         db.session.commit()
     return display

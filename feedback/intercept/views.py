@@ -229,7 +229,10 @@ def _survey_url(decision: iops.Decision, page_url: Any) -> str:
     if decision.contact is not None:
         from channels.web.tokens import make_invitation_token
 
-        token = make_invitation_token(survey_id, contact_id=decision.contact.id, locale=decision.locale)
+        token = make_invitation_token(
+            survey_id, contact_id=None if decision.invitation_id else decision.contact.id,
+            invitation_id=decision.invitation_id, locale=decision.locale,
+        )
         return f"/i/{token}?{urlencode(query)}"
     return f"/s/{survey_id}?{urlencode(query)}"
 

@@ -311,8 +311,11 @@ def test_a_signed_identity_links_the_answers_to_the_contact(app: Any, client: An
     data = open_(client, keys["ix-dwell"], "ix-dwell", contact=who).json
     assert data["open"] is True and data["identified"] is True and data["lang"] == "zh-CN"
     assert data["url"].startswith("/i/")
-    page = client.get(data["url"])
-    assert page.status_code == 200
+    from tests.web.support import Respondent
+
+    r = Respondent(client, data["url"])
+    assert r.open().status == 200
+    r.submit({"happy": "yes"})  # a response starts with its first answer
     from feedback.store.models import Contact, InterceptDisplay, Response, db
 
     with app.app_context():
@@ -395,10 +398,33 @@ def test_the_shared_contact_policy_caps_intercepts_too(app: Any, tmp_path: Any, 
     app.config["CONTACT_POLICY"] = str(policy)
     who = signed(app, "ix-dwell", "cust-11")
     first = open_(client, keys["ix-dwell"], "ix-dwell", visitor="v11", contact=who).json
-    assert first["open"] is True
-    client.get(first["url"])  # the survey is put to the contact: one response of theirs
+    assert first["open"] is True  # shown to the contact: that is one survey put to them
     later = open_(client, keys["ix-dwell"], "ix-later", visitor="v11", contact=who).json
     assert later["open"] is False and later["reason"] == "frequency_cap"
+
+
+def test_a_display_to_a_known_contact_is_an_invitation_its_answer_closes(
+    app: Any, client: Any, keys: dict[str, str]
+) -> None:
+    from tests.web.support import Respondent
+
+    who = signed(app, "ix-dwell", "cust-12")
+    first = open_(client, keys["ix-dwell"], "ix-dwell", visitor="v12", contact=who).json
+    assert first["open"] is True
+    from feedback.store.distribution import Invitation
+    from feedback.store.models import Contact, Response, db
+
+    with app.app_context():
+        contact = db.session.scalar(db.select(Contact).where(Contact.external_id == "cust-12"))
+        [inv] = db.session.scalars(db.select(Invitation).where(Invitation.contact_id == contact.id)).all()
+        assert (inv.survey_id, inv.source, inv.status, inv.channels) == ("ix-dwell", "intercept", "in_progress", ["web"])
+        inv_id = inv.id
+    r = Respondent(client, first["url"])
+    r.open()
+    r.submit({"happy": "yes"})
+    with app.app_context():
+        response = db.session.scalar(db.select(Response).where(Response.survey_id == "ix-dwell"))
+        assert response is not None and response.meta["invitation_id"] == inv_id
 
 
 # -- the demo page ----------------------------------------------------------------------------------
