@@ -33,8 +33,11 @@ Documented choices:
   (is 👍 "I had one" or "all fine"?), where they are ``ambiguous``. On a choice question they pick the one
   choice that reads as yes / no ("Yes, please"). On a scale of two or three points 👍 or a
   smile is the top and 👎 or a frown the bottom; on longer scales (an NPS, a CSAT) they name
-  no point and are asked again. Stars are counted on a scale from 1 (⭐⭐⭐⭐ is 4); 💯 is
-  the top of any scale, like "full marks".
+  no point and are asked again. Stars are out of five: on a scale to 5 they are its points
+  (⭐⭐⭐⭐ or "4 stars" is 4); on other scales up to five stars are asked again ("5 stars" or
+  五星 to an NPS means the top, not 5 of 10). 💯 is the top of any scale, like "full marks".
+* "Not even once" is zero on ``number`` questions ("not once", "never once", "none",
+  一次都没有, 没有), never the one inside it.
 * A choice reply that is a whole word or phrase of exactly one label or alias picks it
   (账户 for 我的账户, "account" for "My account"); of several, it is ``ambiguous``.
 * Number words with one slip of the keyboard ("eigth", "nien", "sevn", "ninne") are read
@@ -742,15 +745,12 @@ def _emoji_reply(text: str) -> list[str] | None:
 def _emoji_scale(kinds: list[str], lo: int, hi: int) -> Result:
     """A scale answered with emoji only, read as a person would.
 
-    Stars are counted on a scale from 1 ("⭐⭐⭐⭐" is 4 on a CSAT; on an NPS from 0 they are
-    asked again). On a scale of two or three points a thumbs-up or a smile is the top, a
+    Stars are counted (see :func:`_star_count`: "⭐⭐⭐⭐" is 4 on a CSAT). On a scale of two or three points a thumbs-up or a smile is the top, a
     thumbs-down or a frown the bottom, a straight face the middle of three. On a longer scale
     they name no point (is 👍 a 4 or a 5?): asked again.
     """
     if set(kinds) == {"star"}:
-        if lo != 1:
-            return _nu("unrecognised", "stars on a scale that does not start at 1")
-        return _check_scale(len(kinds), lo, hi)
+        return _star_count(len(kinds), lo, hi)
     polarity = {_EMOJI_POLARITY.get(kind) for kind in kinds}
     if len(polarity) > 1 or None in polarity:
         return _nu("ambiguous", "emoji that disagree")
@@ -764,6 +764,18 @@ def _emoji_scale(kinds: list[str], lo: int, hi: int) -> Result:
     if hi - lo == 2:
         return Understood(lo + 1)
     return _nu("ambiguous", "no middle point")
+
+
+#: A number of stars: "5 stars", "5⭐", 五星, 五颗星.
+_STARS = re.compile(r"\d\s*(?:stars?(?![a-z])|[\u2b50\u2605\U0001f31f]|颗?星)")
+
+
+def _star_count(value: Number, lo: int, hi: int) -> Result:
+    """Stars are out of five: on a scale to 5 they are its points; on another scale up to five
+    stars are asked again ("5 stars" to an NPS means the top, not 5 of 10), more are a count."""
+    if hi != 5 and value <= 5:
+        return _nu("ambiguous", f"{_fmt(value)} stars (out of five), the scale is {lo}-{hi}")
+    return _check_scale(value, lo, hi)
 
 
 def _emoji_choice(q: Question, kinds: list[str]) -> str | None:
@@ -892,7 +904,7 @@ _BOUND_BEFORE = re.compile(
     r"over|above|under|below|beyond|at\s+least|at\s+most|at\s+the\s+(?:least|most)|up\s+to|"
     r"upwards?\s+of|in\s+excess\s+of|almost|nearly|close\s+to|shy\s+of|north\s+of|south\s+of)"
     r"\s*(?:(?:a|an|like|about|around|maybe)\s+)?-?\d"
-    r"|(?:超过|多于|大于|高于|不止|至少|起码|最少|最多|至多|顶多|不超过|不到|少于|小于|低于|不足|将近|"
+    r"|(?:超过|多于|大于|高于|不止|至少|起码|最少|最多|至多|顶多|不超过|不到|没有|少于|小于|低于|不足|将近|"
     r"接近|几乎|不下于|不下)\s*了?\s*-?\d"
     # 快10次了 ("almost ten times"), but not 很快9分 ("fast, 9").
     r"|快要?\s*-?\d+\s*[^\d\s]{0,3}了"
@@ -948,6 +960,8 @@ def _scale_text(q: Question, text: str, ctx: _Ctx) -> Result:
         value = distinct[0]
         if strong and strong != {value}:
             return _nu("ambiguous", "the number and the label disagree")
+        if _STARS.search(digitised):
+            return _star_count(value, lo, hi)
         return _check_scale(value, lo, hi)
     if any(_is_negated(norm, h) for h in hits):
         return _nu("unrecognised", "negated label")
@@ -1012,11 +1026,26 @@ def _check_number(q: Question, value: Number) -> Result:
 #: Counts said as words ("How many times did you call?" "Twice.").
 _EN_COUNTS = {"once": 1, "twice": 2, "thrice": 3, "never": 0}
 _EN_COUNT_WORDS = re.compile(r"(?<![a-z'])(" + "|".join(_EN_COUNTS) + r")(?![a-z'])")
+#: "Not even once" is zero, not the one inside it: "not once", "never once", "not a single
+#: time", 一次都没有, 一次也没打过, 一个都没有.
+_ZERO_PHRASE = re.compile(
+    r"(?<![a-z'])(?:not\s+(?:even\s+)?once|never\s+(?:even\s+)?once|not\s+(?:even\s+)?(?:a\s+single|one)\s+time"
+    r"|zero\s+times)(?![a-z'])"
+    r"|(?:一|1)\s*(?:次|个|回|遍|单)\s*(?:都|也)\s*(?:没|不|未)"
+)
+#: Whole replies meaning "none" to a "how many" question.
+_ZERO_REPLIES = frozenset(
+    {"none", "not once", "not any", "nil", "nothing", "no times", "没有", "没", "无", "一次都没有", "从来没有",
+     "从没有", "从来没", "从没", "都没有", "一个都没有", "一次也没有"}
+)
 
 
 def _number_text(q: Question, text: str, ctx: _Ctx) -> Result:
     """A ``number`` question from free text or speech."""
-    norm = _EN_COUNT_WORDS.sub(lambda m: f" {_EN_COUNTS[m.group(1)]} ", _norm(text))
+    if _bare(text) in _ZERO_REPLIES:
+        return _check_number(q, 0)
+    norm = _ZERO_PHRASE.sub(" 0 ", _norm(text))
+    norm = _EN_COUNT_WORDS.sub(lambda m: f" {_EN_COUNTS[m.group(1)]} ", norm)
     digitised = _digitise(norm)
     if _is_bound(digitised):
         return _nu("inexact", "a bound, not a number")
