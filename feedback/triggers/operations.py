@@ -249,23 +249,39 @@ BUSY_RETRIES = 6
 
 
 def _busy(e: OperationalError) -> bool:
+    """SQLite's write lock held by another process, or a PostgreSQL deadlock between two
+    batches locking the same contacts: worth doing again."""
     text = str(e.orig if e.orig is not None else e).lower()
-    return "database is locked" in text or "database is busy" in text
+    return "database is locked" in text or "database is busy" in text or "deadlock detected" in text
 
 
 def _new_batch(triggers: list[Trigger], events: Sequence[EventIn]) -> _Batch:
-    """Look up, in three queries, every contact the events name (by id, phone or email)."""
+    """Look up, in one query, every contact the events name (by id, phone or email).
+
+    On PostgreSQL their rows are locked (``FOR UPDATE``, in id order) until the transaction
+    ends, so two requests deciding for the same contact take turns: the second sees the
+    invitations of the first, and the frequency cap and minimum gap hold. (SQLite has one
+    writer at a time already.)"""
+    from sqlalchemy import or_
     from sqlalchemy.orm import selectinload
 
     batch = _Batch(triggers, {}, set(), [], now=clock())
+    wanted = []
     for attr, key in ((Contact.external_id, "id"), (Contact.phone, "phone"), (Contact.email, "email")):
         values = list({getattr(e.contact, key) for e in events if getattr(e.contact, key)})
-        if not values:
-            continue
-        for c in db.session.scalars(select(Contact).where(attr.in_(values)).options(selectinload(Contact.opt_outs))):
-            for k, v in (("id", c.external_id), ("phone", c.phone), ("email", c.email)):
-                if v:
-                    batch.contacts.setdefault(f"{k}:{v}", c)
+        if values:
+            wanted.append(attr.in_(values))
+    if not wanted:
+        return batch
+    stmt = select(Contact).where(or_(*wanted)).order_by(Contact.id).options(selectinload(Contact.opt_outs))
+    if db.session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=Contact)
+    found = list(db.session.scalars(stmt))
+    for key in ("id", "phone", "email"):  # an id names a contact before a phone, a phone before an email
+        for c in found:
+            v = {"id": c.external_id, "phone": c.phone, "email": c.email}[key]
+            if v:
+                batch.contacts.setdefault(f"{key}:{v}", c)
     return batch
 
 
