@@ -32,7 +32,8 @@ from . import operations as ops
 from .models import Contact, Message, OptOut, Session, db
 
 #: Delivery statuses in the order they happen; a status never moves to a lower rank.
-#: ``failed``/``undelivered`` and ``delivered`` are final (``read`` comes after delivered).
+#: ``delivered``, ``undelivered``, ``failed`` and ``canceled`` are final: the first one
+#: reported stays, except that ``read`` follows ``delivered`` (never a failure).
 STATUS_RANK: dict[str, int] = {
     "scheduled": 0,
     "held": 0,
@@ -48,6 +49,10 @@ STATUS_RANK: dict[str, int] = {
     "delivered": 5,
     "read": 6,
 }
+FINAL_STATUSES = frozenset({"canceled", "failed", "undelivered", "delivered"})
+#: Statuses that say the message did not arrive: the error code Twilio sends with them is
+#: the message's error.
+ERROR_STATUSES = frozenset({"failed", "undelivered"})
 
 def _clock() -> dt.datetime:
     from feedback.jobs import clock
@@ -335,16 +340,26 @@ def set_status(rows: Iterable[Message], status: str, commit: bool = True) -> Non
 
 
 def advance_status(row: Message, status: str) -> bool:
-    """Move a message to ``status`` unless it is already further along. Returns whether it moved."""
+    """Move a message to ``status`` unless it is already as far or further along. A final
+    status is never replaced, except ``delivered`` by ``read``; ``read`` never follows a
+    failure. Returns whether it moved."""
+    current = row.status or ""
+    if status == current:
+        return False
+    if current in FINAL_STATUSES:
+        if current == "delivered" and status == "read":
+            row.status = status
+            return True
+        return False
+    if current == "read":
+        return False
     new = STATUS_RANK.get(status)
-    old = STATUS_RANK.get(row.status, 0)
+    old = STATUS_RANK.get(current, 0)
     if new is None:
-        # A status we do not know yet: keep it unless the message was already final.
-        if old >= 5:
-            return False
+        # A status we do not know yet: keep it (the message is not final).
         row.status = status[:20]
         return True
-    if new > old or (new == old and row.status in ("scheduled", "held") and status not in ("scheduled", "held")):
+    if new > old or (new == old and current in ("scheduled", "held") and status not in ("scheduled", "held")):
         row.status = status
         return True
     return False
@@ -355,7 +370,10 @@ def record_status(
 ) -> Message | None:
     """A delivery status callback. Finds the message by sid (or by our id for replies sent in
     TwiML, whose sid Twilio tells us here first); ignores statuses that would go backwards.
-    Commits. Returns the message, or None when it is not ours."""
+    The error code is the message's when it comes with the status the message now has (a
+    late failure after ``delivered`` does not mark it); every reported error is kept in
+    ``meta["errors"]``, and a recorded error code is never cleared. Commits. Returns the
+    message, or None when it is not ours."""
     row = inbound_by_sid(sid) if sid else None
     if row is None and message_id is not None:
         candidate = db.session.get(Message, message_id)
@@ -365,12 +383,22 @@ def record_status(
                 row.message_sid = sid
     if row is None:
         return None
-    advance_status(row, status or "")
-    if error_code and error_code not in ("0",):
-        row.error_code = str(error_code)[:16]
-    history = list((row.meta or {}).get("statuses") or [])
+    status = (status or "").strip().lower()
+    moved = advance_status(row, status) if status else False
+    code = str(error_code).strip()[:16] if error_code and str(error_code).strip() not in ("", "0") else None
+    meta = dict(row.meta or {})
+    if code is not None:
+        if moved or (status == row.status and (status in ERROR_STATUSES or not row.error_code)):
+            row.error_code = code
+        errors = list(meta.get("errors") or [])
+        entry = {"status": status, "error_code": code}
+        if entry not in errors:
+            errors.append(entry)
+        meta["errors"] = errors[-10:]
+    history = list(meta.get("statuses") or [])
     history.append(status)
-    row.meta = {**dict(row.meta or {}), "statuses": history[-10:]}
+    meta["statuses"] = history[-10:]
+    row.meta = meta
     try:
         db.session.commit()
     except IntegrityError:  # the sid is already on another row: keep that one
