@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import current_app
 
+from channels.telephony import check_contact, check_context
 from feedback.engine import render
 from feedback.engine.interview import Interview, State, Text
 from feedback.errors import BadRequest, Forbidden
@@ -25,8 +26,6 @@ from feedback.store.models import Session, db
 
 MAX_TEXT = 5000
 _CONTACT_KEYS = ("id", "email", "phone")
-#: Contact fields that must be texts (``id`` may be a whole number too), with their longest length.
-_CONTACT_TEXTS = {"id": 200, "email": 320, "phone": 64, "locale": 20, "timezone": 64}
 
 
 class Finished(Exception):
@@ -76,54 +75,6 @@ def progress(session: Session) -> dict[str, int]:
     return {"answered": done, "total": total}
 
 
-def _object(value: Any, name: str) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise BadRequest(f"'{name}' must be a JSON object")
-    return dict(value)
-
-
-def contact_fields(value: Any) -> dict[str, Any]:
-    """The ``contact`` object of a request, its field types checked (BadRequest naming the field)."""
-    contact = _object(value, "contact")
-    for key, item in contact.items():
-        if not isinstance(key, str) or not key.strip() or len(key) > 100:
-            raise BadRequest("the keys of 'contact' must be names of at most 100 characters")
-        name = f"'contact.{key}'"
-        if key in _CONTACT_TEXTS:
-            if item is None:
-                continue
-            if key == "id" and isinstance(item, int) and not isinstance(item, bool):
-                item = contact[key] = str(item)
-            if not isinstance(item, str):
-                what = "a text or a whole number" if key == "id" else "a text"
-                raise BadRequest(f"{name} must be {what}, not {_json_type(item)}")
-            if len(item) > _CONTACT_TEXTS[key]:
-                raise BadRequest(f"{name} can be at most {_CONTACT_TEXTS[key]} characters")
-            if key == "email" and item.strip() and "@" not in item:
-                raise BadRequest(f"{name} must be an email address such as \"ana@example.com\"")
-            if key == "phone" and item.strip():
-                ops.normalize_phone(item)  # BadRequest: "... is not a phone number"
-        elif not (item is None or isinstance(item, str | int | float | bool)):
-            raise BadRequest(f"{name} must be a text, a number, true/false or null, not {_json_type(item)}")
-        elif isinstance(item, str) and len(item) > 1000:
-            raise BadRequest(f"{name} can be at most 1000 characters")
-    return contact
-
-
-def _json_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    return "a text"
-
-
 def start(payload: Mapping[str, Any], *, identified: bool = False) -> Reply:
     """``POST /chat/api/sessions``: ``{survey, locale?, contact?, context?, page_url?}``.
 
@@ -139,11 +90,8 @@ def start(payload: Mapping[str, Any], *, identified: bool = False) -> Reply:
     locale = payload.get("locale")
     if locale is not None and not isinstance(locale, str):
         raise BadRequest("'locale' must be a text such as \"en\" or \"zh-CN\"")
-    contact_in = contact_fields(payload.get("contact"))
-    context = _object(payload.get("context"), "context")
-    for key in ("contact", "event"):
-        if context.get(key) is not None and not isinstance(context.get(key), Mapping):
-            raise BadRequest(f"'context.{key}' must be a JSON object")
+    contact_in = check_contact(payload.get("contact"))
+    context = check_context(payload.get("context")) or {}
     page_url = payload.get("page_url")
     version, compiled = ops.current_version(survey_id.strip())
     if "chat" not in compiled.survey.channels:

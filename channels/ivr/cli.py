@@ -4,7 +4,6 @@ and ``feedback calls SURVEY``: list the latest call attempts of a survey."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sys
 from typing import Any
 
@@ -63,22 +62,18 @@ def register(cli: click.Group) -> None:
         """Call PHONE with SURVEY now, within the survey's calling hours in the contact's time zone."""
         from sqlalchemy import select
 
+        from channels.telephony import parse_context_option
         from feedback.errors import FeedbackError
         from feedback.jobs import clock, run_job
         from feedback.store.models import CallAttempt, Job, db
 
         from .outbound import request_call
 
-        context = None
-        if context_json:
-            try:
-                context = json.loads(context_json)
-            except json.JSONDecodeError as e:
-                click.echo(f"error: --context is not valid JSON: {e.msg} (column {e.colno})", err=True)
-                sys.exit(1)
-            if not isinstance(context, dict):
-                click.echo('error: --context must be a JSON object like {"contact": {...}, "event": {...}}', err=True)
-                sys.exit(1)
+        try:
+            context = parse_context_option(context_json)
+        except FeedbackError as e:
+            click.echo(f"error: {e.message}", err=True)
+            sys.exit(1)
         when = _parse_at(at)
         app = _make_app()
         with app.app_context():

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 import click
@@ -21,24 +20,20 @@ def register(cli: click.Group) -> None:
         """Send SURVEY to PHONE by SMS (or WhatsApp) now: the intro and first question."""
         from sqlalchemy import select
 
+        from channels.telephony import parse_context_option
         from feedback.app import create_app
         from feedback.errors import FeedbackError
         from feedback.jobs import dispatch_due
         from feedback.store import messaging as msgs
-        from feedback.store.models import Job, db
+        from feedback.store.models import Job, Session, db
 
         from .outbound import request_sms
 
-        context = None
-        if context_json:
-            try:
-                context = json.loads(context_json)
-            except json.JSONDecodeError as e:
-                click.echo(f"error: --context is not valid JSON: {e.msg} (column {e.colno})", err=True)
-                sys.exit(1)
-            if not isinstance(context, dict):
-                click.echo('error: --context must be a JSON object like {"contact": {...}}', err=True)
-                sys.exit(1)
+        try:
+            context = parse_context_option(context_json)
+        except FeedbackError as e:
+            click.echo(f"error: {e.message}", err=True)
+            sys.exit(1)
         app = create_app({"LOAD_SURVEYS_ON_START": False})
         with app.app_context():
             try:
@@ -54,7 +49,10 @@ def register(cli: click.Group) -> None:
                 click.echo(f"  {m.status:<10} {sid:<34} [{m.segments} {m.encoding}] {m.body}")
             failed = [m for m in msgs.messages_of(session_id) if m.status == "failed"]
             if failed:
-                click.echo(f"not sent: {(failed[0].meta or {}).get('error') or failed[0].error_code}", err=True)
+                reason = (failed[0].meta or {}).get("error") or failed[0].error_code
+                session = db.session.get(Session, session_id)
+                ended = f"; session {session_id} ended ({session.status})" if session and session.status != "active" else ""
+                click.echo(f"not sent: {reason}{ended}", err=True)
                 sys.exit(1)
             if job is not None:
                 db.session.refresh(job)

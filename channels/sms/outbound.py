@@ -25,7 +25,14 @@ from typing import Any
 from flask import current_app, has_request_context
 from twilio.base.exceptions import TwilioRestException
 
-from channels.telephony import from_number, public_url, twilio_client
+from channels.telephony import (
+    TwilioNotConfigured,
+    check_context,
+    context_part,
+    from_number,
+    public_url,
+    twilio_client,
+)
 from feedback.engine import prompts, render
 from feedback.engine.interview import State
 from feedback.errors import BadRequest, Forbidden
@@ -70,11 +77,7 @@ def request_sms(
         raise BadRequest(f"survey '{survey_id}' is not offered by SMS; add sms to its channels")
     e164 = ops.normalize_phone(phone)
     whatsapp = whatsapp or phone.strip().lower().startswith("whatsapp:")
-    if context is not None and not isinstance(context, Mapping):
-        raise BadRequest("context must be an object with 'contact' and 'event'")
-    for key in ("contact", "event"):
-        if context and context.get(key) is not None and not isinstance(context.get(key), Mapping):
-            raise BadRequest(f"context.{key} must be an object")
+    context = check_context(context)
     if meta is not None and not isinstance(meta, Mapping):
         raise BadRequest("meta must be an object")
     try:
@@ -115,7 +118,7 @@ def _request(
             f"{e164} already has an SMS survey in progress or scheduled ({running.survey_id}, session "
             f"{running.id}); it ends when answered or when it expires"
         )
-    contact_ctx = dict((context or {}).get("contact") or {})
+    contact_ctx = context_part(context, "contact")
     if given is not None:
         contact = given
         if contact.phone is None and by_phone is None:
@@ -209,8 +212,17 @@ def send_session(session_id: str) -> str:
     meta = msgs.sms_meta(session)
     transport = meta.get("transport", "sms")
     to = meta.get("address") or msgs.address_for(session.external_ref or "", transport)
-    client = twilio_client()
-    sender = _sender(transport)
+    try:
+        client = twilio_client()
+        sender = _sender(transport)
+    except TwilioNotConfigured as e:
+        # Retrying cannot help until someone configures Twilio: the survey ends now rather
+        # than waiting in the outbox (and blocking the number) for a send that cannot happen.
+        for row in rows:
+            msgs.mark_failed(row, None, e.message, final=True)
+        ops.end_session(session.id, reason="twilio_not_configured")
+        log.error("SMS survey %s not sent: %s", session.id, e.message)
+        return "twilio not configured"
     callback = status_callback_url()
     now = clock()
     if transport == "whatsapp" and not within_whatsapp_window(session.contact_id, now):

@@ -383,3 +383,32 @@ def test_feedback_call_explains_a_bad_request(sqlite_ivr: Ivr, monkeypatch: Any)
     assert "error: '12' is not a phone number" in result.output
     result = CliRunner().invoke(cli, ["call", "phone-all-types", "+15557654346", "--context", "{oops"])
     assert result.exit_code == 1 and "--context is not valid JSON" in result.output
+
+
+@pytest.mark.parametrize(("context", "message"), [
+    ('{"contact": {"email": 5}}', "error: 'context.contact.email' must be a text, not a number"),
+    ('{"contact": {"id": {"a": 1}}}', "error: 'context.contact.id' must be a text or a whole number, not an object"),
+    ('{"contact": {"locale": ["zh-CN"]}}', "error: 'context.contact.locale' must be a text, not a list"),
+    ('{"contact": "Bob"}', "error: 'context.contact' must be a JSON object"),
+    ('{"event": 3}', "error: 'context.event' must be a JSON object"),
+    ("[1]", "error: --context must be a JSON object"),
+])
+def test_feedback_call_and_feedback_sms_refuse_the_same_bad_context_alike(
+    sqlite_ivr: Ivr, monkeypatch: Any, context: str, message: str
+) -> None:
+    """One check of the context for every channel: the same mistake, the same words."""
+    ivr = sqlite_ivr
+    from click.testing import CliRunner
+
+    import feedback.app as feedback_app
+    from channels.ivr import cli as ivr_cli
+    from feedback.cli import cli
+
+    monkeypatch.setattr(ivr_cli, "_make_app", lambda: ivr.app)
+    monkeypatch.setattr(feedback_app, "create_app", lambda config=None: ivr.app)
+    before = count(ivr)
+    for command in (["call", "phone-all-types", "+15557654347"], ["sms", "support-call", "+15557654347"]):
+        result = CliRunner().invoke(cli, [*command, "--context", context])
+        assert result.exit_code == 1, (command, result.output)
+        assert message in result.output, (command, result.output)
+    assert count(ivr) == before and ivr.http.requests == []

@@ -79,3 +79,30 @@ def test_refusals_are_one_clear_line(cli_env: tuple[Any, FakeTwilioHttp]) -> Non
     http.fail_with = (503, 20503, "Service unavailable")
     later = runner.invoke(cli, ["sms", "support-call", "+15551230905"])
     assert later.exit_code == 1 and "the outbox retries it" in later.output
+
+
+def test_without_twilio_the_survey_ends_with_a_clear_error(cli_env: tuple[Any, FakeTwilioHttp]) -> None:
+    app, http = cli_env
+    settings = app.extensions["cli_settings"]
+    for key in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        settings[key] = None
+    runner = CliRunner()
+    result = runner.invoke(cli, ["sms", "support-call", "+15551230911"])
+    assert result.exit_code == 1, result.output
+    assert "not sent: TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN must be set" in result.output
+    assert "ended (abandoned)" in result.output and "Traceback" not in result.output
+    from sqlalchemy import select
+
+    from feedback.store.models import Job, Message, Session, db
+
+    with app.app_context():
+        [session] = db.session.scalars(select(Session)).all()
+        assert session.status == "abandoned" and session.response.meta["end_reason"] == "twilio_not_configured"
+        assert {m.status for m in db.session.scalars(select(Message))} == {"failed"}
+        [job] = db.session.scalars(select(Job).where(Job.name == "send_sms")).all()
+        assert job.status == "done"  # nothing left to retry
+    # Nothing holds the number: once Twilio is configured the survey goes out.
+    settings.update(TWILIO_ACCOUNT_SID=ACCOUNT_SID, TWILIO_AUTH_TOKEN=AUTH_TOKEN)
+    again = runner.invoke(cli, ["sms", "support-call", "+15551230911"])
+    assert again.exit_code == 0, again.output
+    assert len(http.messages()) == 1
