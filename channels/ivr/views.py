@@ -28,7 +28,7 @@ from babel import Locale, UnknownLocaleError
 from flask import Blueprint, current_app, g, request
 from twilio.twiml.voice_response import VoiceResponse
 
-from channels.telephony import public_url, twilio_webhook
+from channels.telephony import context_part, public_url, twilio_webhook
 from feedback.definition.model import Survey
 from feedback.engine import interview as eng
 from feedback.engine.prompts import render_text
@@ -40,7 +40,7 @@ from feedback.store import operations as ops
 from feedback.store.models import CallAttempt, Contact, db
 
 from . import outbound, twiml
-from .voices import Voice, parse_voices, voice_for
+from .voices import Voice, VoicesError, parse_voices, voice_for
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ivr", __name__, url_prefix="/ivr")
@@ -60,9 +60,16 @@ MACHINE_MESSAGE = "Hello, we called to ask a few quick questions about your rece
 # -- helpers ----------------------------------------------------------------------------------
 
 
+@bp.record_once
+def _check_voices(state: Any) -> None:
+    """``IVR_VOICES`` is read once, when the app starts: a wrong table stops the start with
+    a message naming the entry, rather than failing calls later."""
+    state.app.extensions["ivr_voices"] = parse_voices(state.app.config.get("IVR_VOICES"))
+
+
 def voices() -> dict[str, Voice]:
     table = current_app.extensions.get("ivr_voices")
-    if table is None:
+    if table is None:  # configuration changed after the start (tests): read it again
         table = parse_voices(current_app.config.get("IVR_VOICES"))
         current_app.extensions["ivr_voices"] = table
     return table
@@ -99,7 +106,11 @@ def _caller_locale() -> str:
 
 def _apology(message: str = APOLOGY) -> Any:
     loc = _caller_locale()
-    return twiml.xml_response(twiml.say_and_hang_up(tr(loc, message), voice(loc)))
+    try:
+        spoken = voice(loc)
+    except VoicesError:  # the apology is said in the built-in voice, never an HTML error
+        spoken = voice_for(loc)
+    return twiml.xml_response(twiml.say_and_hang_up(tr(loc, message), spoken))
 
 
 def safe_twiml(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -279,12 +290,12 @@ def _version(attempt: CallAttempt) -> int:
 def _start_or_menu(attempt: CallAttempt, version_id: int, number_locale: str | None) -> Any:
     survey = ops.compiled_version(version_id).survey
     contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
-    ctx_contact = (attempt.context or {}).get("contact") or {}
+    ctx_locale = context_part(attempt.context, "contact").get("locale")
     locale = choose_locale(
         survey,
         attempt.locale,
         contact.locale if contact else None,
-        ctx_contact.get("locale") if isinstance(ctx_contact, dict) else None,
+        ctx_locale if isinstance(ctx_locale, str) else None,
         number_locale,
     )
     if locale is None:
@@ -315,10 +326,9 @@ def _machine_answered(attempt: CallAttempt, survey: Survey) -> Any:
         vr.hangup()
         return twiml.xml_response(vr)
     source = survey.text(survey.ivr.machine_message, locale) if survey.ivr.machine_message else ""
-    ctx = dict(attempt.context or {})
     scope = {
-        "contact": {**(contact.as_context() if contact else {}), **(ctx.get("contact") or {})},
-        "event": dict(ctx.get("event") or {}), "answers": {}, "channel": "ivr", "locale": locale,
+        "contact": {**(contact.as_context() if contact else {}), **context_part(attempt.context, "contact")},
+        "event": context_part(attempt.context, "event"), "answers": {}, "channel": "ivr", "locale": locale,
     }
     text = render_text(survey, source, locale, scope) if source else tr(locale, MACHINE_MESSAGE)
     log.info("call attempt %s reached an answering machine; leaving the survey's message", attempt.id)

@@ -4,14 +4,18 @@ calling-hour arithmetic."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from channels.ivr.outbound import call_window, contact_zone, next_allowed
-from channels.ivr.voices import parse_voices, voice_for
+from channels.ivr.voices import DEFAULT_VOICES, VoicesError, check_voice, parse_voices, voice_for
 from feedback.definition.loader import load_text
-from feedback.errors import BadRequest, DefinitionError
+from feedback.errors import DefinitionError
+from tests.conftest import make_app
+from tests.ivr.conftest import SUPPORT_EN, make_ivr
 
 SURVEY = """spec_version: 1
 id: phone
@@ -68,10 +72,47 @@ def test_voices_can_be_configured() -> None:
     table = parse_voices('{"en": {"voice": "Polly.Matthew-Neural", "language": "en-US"}}')
     assert voice_for("en", table).voice == "Polly.Matthew-Neural"
     assert voice_for("en", table).speech == "en-US"
-    with pytest.raises(BadRequest, match="IVR_VOICES is not valid JSON"):
+    with pytest.raises(VoicesError, match="IVR_VOICES is not valid JSON"):
         parse_voices("{nope")
-    with pytest.raises(BadRequest, match=r"IVR_VOICES\['en'\] needs voice"):
+    with pytest.raises(VoicesError, match=r"IVR_VOICES\['en'\] needs voice"):
         parse_voices({"en": {"language": "en-US"}})
+
+
+def test_the_built_in_voices_are_pairs_twilio_accepts() -> None:
+    for locale, voice in DEFAULT_VOICES.items():
+        check_voice(locale, voice)
+
+
+@pytest.mark.parametrize(("setting", "message"), [
+    ('{"zh-CN": {"voice": "Polly.Joanna-Neural", "language": "cmn-CN"}}',
+     "IVR_VOICES['zh-CN']: Twilio's Polly.Joanna-Neural does not speak language 'cmn-CN'; it speaks en-US"),
+    ('{"en": {"voice": "Polly.Zhiyu-Neural", "language": "en-US"}}',
+     "Polly.Zhiyu-Neural does not speak language 'en-US'; it speaks cmn-CN"),
+    ('{"en": {"voice": "Polly.Arthur", "language": "en-GB"}}', "'Polly.Arthur' is not a Twilio voice"),
+    ('{"en": {"voice": "Joanna", "language": "en-US"}}', "'Joanna' is not a Twilio voice"),
+    ('{"en": {"voice": "Google.en-GB-Standard-A", "language": "en-US"}}', "it speaks en-GB"),
+    ('{"en": {"voice": "Polly.Joanna", "language": "en-US", "speech": "English"}}', "speech 'English'"),
+    ('{"en": {"voice": "Polly.Joanna", "language": "en-US", "speech": 5}}', "speech must be a text"),
+    ("{nope", "IVR_VOICES is not valid JSON"),
+    ('["en"]', "IVR_VOICES must map a locale"),
+])
+def test_a_wrong_voice_table_stops_the_app_at_start(tmp_path: Any, setting: str, message: str) -> None:
+    with pytest.raises(VoicesError) as e:
+        make_app(tmp_path, "sqlite", IVR_VOICES=setting)
+    assert message in e.value.message
+
+
+def test_a_configured_voice_speaks_the_call(tmp_path: Any) -> None:
+    app = make_app(tmp_path, "sqlite", IVR_VOICES=json.dumps({
+        "en": {"voice": "Polly.Matthew-Neural", "language": "en-US"},
+        "zh-CN": {"voice": "Google.cmn-CN-Standard-A", "language": "cmn-CN", "speech": "zh-CN"},
+    }))
+    ivr = make_ivr(app)
+    call = ivr.sim.dial(SUPPORT_EN, "+15557654300")
+    assert {(h.voice, h.language) for h in call.heard} == {("Polly.Matthew-Neural", "en-US"),
+                                                           ("Google.cmn-CN-Standard-A", "cmn-CN")}
+    call.press("2")
+    assert call.waiting is not None and call.waiting.get("language") == "zh-CN"
 
 
 def _survey(hours: str | None):  # type: ignore[no-untyped-def]

@@ -60,6 +60,7 @@ SAY_VOICES: dict[str, set[str]] = {
     "Polly.Matthew-Neural": {"en-US"}, "Polly.Amy-Neural": {"en-GB"}, "Polly.Amy": {"en-GB"},
     "Polly.Olivia-Neural": {"en-AU"},
     "Polly.Zhiyu": {"cmn-CN"}, "Polly.Zhiyu-Neural": {"cmn-CN"},
+    "Google.cmn-CN-Standard-A": {"cmn-CN"},
 }
 #: Speech recognition languages of <Gather>.
 GATHER_LANGUAGES = {"en-US", "en-GB", "en-AU", "en-IN", "cmn-Hans-CN", "zh-CN", "zh-TW", "cmn-Hant-TW", "yue-Hant-HK"}
