@@ -36,6 +36,10 @@ Documented choices:
   no point and are asked again. Stars are out of five: on a scale to 5 they are its points
   (⭐⭐⭐⭐ or "4 stars" is 4); on other scales up to five stars are asked again ("5 stars" or
   五星 to an NPS means the top, not 5 of 10). 💯 is the top of any scale, like "full marks".
+* A number or a choice named to rule it out ("not 5", "definitely not a 10", 不是5分, "not
+  billing", "anything but delivery") is ``ambiguous``; with exactly one other choice named
+  ("not billing, delivery") that one is picked. 一分都不想给 is 0. "N/A" and 解决了一半 are
+  ``ambiguous`` on yes/no questions.
 * "Not even once" is zero on ``number`` questions ("not once", "never once", "none",
   一次都没有, 没有), never the one inside it.
 * A choice reply that is a whole word or phrase of exactly one label or alias picks it
@@ -641,7 +645,8 @@ _YES_NO = _Lexicon(
         "不知道", "不确定", "不一定", "不好说", "说不好", "说不清", "也许", "可能", "有可能",
         "好像", "差不多", "还好", "有点", "有一点", "一般", "不清楚", "部分解决", "解决了一部分",
         "没关系", "或许", "大概", "不完全", "不完全是", "也不是", "也不全是", "不全是", "不全",
-        "不太确定", "一半一半", "马马虎虎", "凑合",
+        "不太确定", "一半一半", "马马虎虎", "凑合", "一半", "n/a", "not applicable", "does not apply",
+        "doesn't apply", "不适用",
     )]
     + [(p, _IGNORE) for p in ("但是", "可是", "还是", "只是", "要是", "于是", "总是", "就是说")]
 )
@@ -930,6 +935,15 @@ def _is_bound(digitised: str) -> bool:
     return False
 
 
+#: A number said to rule it out ("not 5", "definitely not a 10", 不是5分) is no answer.
+_NOT_NUMBER = re.compile(
+    r"(?:(?<![a-z])not|n't)\s+(?:(?:a|an|even|quite|really|exactly|just|like|give|giving|say|rate|you|it|us|them)\s+)"
+    r"{0,3}-?\d|(?:不是|并非|不给)\s*-?\d"
+)
+#: "Not even one point" (一分都不想给, 一分也不给) is the bottom of the scale: 0.
+_ZERO_SCORE = re.compile(r"(?<!\d)1\s*分\s*(?:都|也)\s*(?:不|没)")
+
+
 def _check_scale(value: Number, lo: int, hi: int) -> Result:
     if isinstance(value, float) and not value.is_integer():
         return _nu("not_whole", f"{value} is not a whole number")
@@ -942,7 +956,9 @@ def _scale_text(q: Question, text: str, ctx: _Ctx) -> Result:
     """nps / csat / ces / rating from free text or speech."""
     lo, hi = q.scale_range or (1, 5)
     norm = _norm(text)
-    digitised = _digitise(norm)
+    digitised = _ZERO_SCORE.sub(" 0分", _digitise(norm))
+    if _NOT_NUMBER.search(digitised):
+        return _nu("ambiguous", "a number named to rule it out")
     numbers, other_scale = _scale_numbers(norm, lo, hi, digitised)
     if numbers is None:
         return _nu("unrecognised", "number too long")
@@ -1049,6 +1065,8 @@ def _number_text(q: Question, text: str, ctx: _Ctx) -> Result:
     digitised = _digitise(norm)
     if _is_bound(digitised):
         return _nu("inexact", "a bound, not a number")
+    if _NOT_NUMBER.search(digitised):
+        return _nu("ambiguous", "a number named to rule it out")
     values = _numbers(digitised)
     if values is None:
         return _nu("unrecognised", "number too long")
@@ -1113,6 +1131,23 @@ def _position(ctx: _Ctx, value: Number) -> str | NotUnderstood:
     return ctx.order[int(value) - 1]
 
 
+#: A choice named only to rule it out: "not billing", "anything but delivery", 不是账单, 除了配送.
+#: Only a negation right before the label counts: "I never got my delivery" names delivery.
+_CHOICE_NOT = re.compile(
+    r"(?:(?<![a-z])(?:not|except(?:\s+for)?|excluding|anything\s+but|everything\s+but|all\s+but|"
+    r"other\s+than|apart\s+from|besides)\s+(?:(?:about|the|a|an|my|for|with|regarding)\s+)?"
+    r"|(?:不是|除了|不要|不选|并非)\s*(?:关于|因为)?\s*)$"
+)
+_CHOICE_NOT_WORD = re.compile(
+    r"(?<![a-z])(?:not|except|excluding|other\s+than|apart\s+from|anything\s+but)(?![a-z])|不是|除了|不要|不选|并非"
+)
+
+
+def _ruled_out(norm: str, hit: _Hit) -> bool:
+    """Whether a matched label is named to rule it out ("not billing")."""
+    return bool(_CHOICE_NOT.search(norm[: hit.start]))
+
+
 def _single_text(q: Question, text: str, ctx: _Ctx) -> Result:
     """A ``single_choice`` from free text or speech: number, code, label, alias, fuzzy."""
     norm, bare = _norm(text), _bare(text)
@@ -1121,6 +1156,13 @@ def _single_text(q: Question, text: str, ctx: _Ctx) -> Result:
         return Understood(code)
     lexicon = _choice_lexicon(q)
     hits = lexicon.find(norm)
+    if any(_ruled_out(norm, h) for h in hits):
+        # "not billing, delivery" is delivery; "not billing" alone says what it is not.
+        out = {c for h in hits if _ruled_out(norm, h) for c in h.payloads}
+        kept = _distinct_str(c for h in hits if not _ruled_out(norm, h) for c in h.payloads)
+        if len(kept) == 1 and kept[0] not in out:
+            return Understood(kept[0])
+        return _nu("ambiguous", "a choice named to rule it out")
     if hits:
         codes = _distinct_str(c for h in hits for c in h.payloads)
         if len(codes) > 1:
@@ -1145,6 +1187,8 @@ def _single_text(q: Question, text: str, ctx: _Ctx) -> Result:
     best = _contained(q, lexicon, bare) or _fuzzy(bare, _choice_candidates(q, lexicon), ngrams=True)
     if len(best) > 1:
         return _nu("ambiguous", f"close to {', '.join(best)}")
+    if best and _CHOICE_NOT_WORD.search(norm):
+        return _nu("ambiguous", "a choice named to rule it out")
     if best:
         return Understood(best[0])
     kinds = _emoji_reply(text)
@@ -1240,6 +1284,8 @@ def _multi_text(q: Question, text: str, ctx: _Ctx) -> Result:
     for hit in hits:
         if len(hit.payloads) > 1:
             return _nu("ambiguous", f"'{hit.phrase}' names several choices")
+        if _ruled_out(norm, hit):
+            return _nu("ambiguous", f"'{hit.phrase}' named to rule it out")
         codes.append(hit.payloads[0])
     masked = _mask(norm, hits, "\x00")
     if _MULTI_OR.search(masked.replace("\x00", " ")):
@@ -1265,6 +1311,8 @@ def _multi_text(q: Question, text: str, ctx: _Ctx) -> Result:
         )
         if len(best) > 1:
             return _nu("ambiguous", f"'{piece.strip()}' is close to {', '.join(best)}")
+        if best and _CHOICE_NOT_WORD.search(piece):
+            return _nu("ambiguous", f"'{piece.strip()}' named to rule it out")
         if not best:
             return _nu("unrecognised", f"'{piece.strip()}' is not a choice")
         codes.append(best[0])
