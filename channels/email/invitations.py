@@ -146,13 +146,12 @@ def _request(
 def survey_link(row: EmailMessage) -> str:
     from channels.web.tokens import make_invitation_token
 
-    token = make_invitation_token(
-        row.survey_id,
-        contact_id=row.contact_id,
-        invitation_id=row.invitation_id,
-        context=row.context or {},
-        locale=row.locale,
-    )
+    # The link names the invitation only: its contact and context are read from its row.
+    if row.invitation_id is not None:
+        token = make_invitation_token(row.survey_id, invitation_id=row.invitation_id, locale=row.locale)
+    else:
+        token = make_invitation_token(row.survey_id, contact_id=row.contact_id, context=row.context or {},
+                                      locale=row.locale)
     return f"{base_url()}/i/{token}"
 
 

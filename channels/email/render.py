@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, parseaddr
 from pathlib import Path
@@ -25,6 +26,10 @@ from feedback.engine.interview import Interview, QuestionAsked, choice_order
 from feedback.i18n import tr
 
 EMBEDDABLE = ("nps", "csat", "ces", "rating", "yes_no", "single_choice")
+#: How messages are written: CRLF, header lines up to RFC 5322's 998 characters (so a long
+#: List-Unsubscribe URL goes out as it is, not folded into RFC 2047 encoded-words that mail
+#: clients do not read there), and bodies in 7-bit transfer encodings for any server.
+MAIL_POLICY = email_policy.SMTP.clone(max_line_length=998, cte_type="7bit")
 TEMPLATES = Path(__file__).parent / "templates" / "email"
 
 _env = Environment(
@@ -176,7 +181,7 @@ def build_message(
     headers: Mapping[str, str] | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message (text first, then HTML) with List-Unsubscribe."""
-    msg = EmailMessage()
+    msg = EmailMessage(policy=MAIL_POLICY)
     msg["Subject"] = rendered.subject
     name, addr = parseaddr(sender)
     msg["From"] = formataddr((name, addr)) if addr else sender

@@ -20,7 +20,6 @@ import smtplib
 import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.policy import SMTP
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -122,7 +121,7 @@ def write_eml(msg: EmailMessage, folder: Path, name: str) -> Path:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S")
     path = folder / f"{stamp}-{name}.eml"
     tmp = path.with_suffix(".eml.tmp")
-    tmp.write_bytes(msg.as_bytes(policy=SMTP))
+    tmp.write_bytes(msg.as_bytes(policy=msg.policy.clone(linesep="\r\n")))
     os.replace(tmp, path)
     return path
 

@@ -238,3 +238,47 @@ def test_smtp_with_a_login(sqlite_dist: Dist) -> None:
         assert len(got) == 1 and got[0].rcpt_tos == ["c1@example.com"]
     finally:
         ctl.stop()
+
+
+def test_the_list_unsubscribe_headers_go_out_raw_for_one_click(mail: Dist) -> None:
+    """RFC 2369 / RFC 8058: mail clients read the header as sent; an RFC 2047 encoded-word
+    or a fold inside the URL would hide it."""
+    smtp: SmtpSink = mail.extra["smtp"]
+    mail.app.config["PUBLIC_BASE_URL"] = "https://feedback.customer-experience.example.com/a/rather/long/prefix"
+    mail.send("lu-1", "t.email", contact(1))
+    mail.run()
+    [received] = smtp.messages
+    head = received.raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+    lines = head.split("\r\n")
+    [line] = [x for x in lines if x.lower().startswith("list-unsubscribe:")]
+    url = received.message["List-Unsubscribe"].strip("<>")
+    assert line == f"List-Unsubscribe: <{url}>"
+    assert url.startswith("https://feedback.customer-experience.example.com/a/rather/long/prefix/email/unsubscribe/")
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in lines
+    token = url.rsplit("/", 1)[1]
+    resp = mail.client.post(f"/email/unsubscribe/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert resp.status_code == 200
+    from feedback.store.models import Contact, db
+
+    with mail.ctx():
+        c = db.session.scalar(db.select(Contact).where(Contact.external_id == "cust-1"))
+        assert [o.channel for o in c.opt_outs] == ["email"]
+
+
+def test_the_personal_link_carries_the_invitation_id_only(mail: Dist) -> None:
+    """The link names the invitation; the contact and the event's data stay in the database."""
+    from itsdangerous import URLSafeTimedSerializer
+
+    smtp: SmtpSink = mail.extra["smtp"]
+    body = mail.send("tok-1", "t.email", contact(1, first_name="Ann"), {"order_id": "A-17"})
+    mail.run()
+    [received] = smtp.messages
+    link = answer_link(received.message, "9")
+    token = urlsplit(link).path.rsplit("/", 1)[1]
+    payload = URLSafeTimedSerializer(mail.app.config["SECRET_KEY"], salt="feedback.web.invitation").loads(token)
+    assert set(payload) <= {"s", "n", "i", "l"}, payload
+    assert payload["i"] == body["decisions"][0]["invitation"]["id"]
+    assert "A-17" not in str(payload) and "Ann" not in str(payload)
+    assert Respondent(mail.client, local(link)).open().status == 200
+    [resp] = [x for x in mail.responses("t-email") if x["answers"]]
+    assert resp["event"]["data"] == {"order_id": "A-17"} and resp["contact_id"] == "cust-1"
