@@ -197,6 +197,29 @@ def _text_position(
     return line, col + offset
 
 
+#: The most values a survey file may hold once YAML aliases (``*name``) are expanded: room for
+#: thousands of questions, while a file whose aliases multiply ("billion laughs") is refused
+#: at once instead of expanding for minutes.
+MAX_EXPANDED_VALUES = 250_000
+
+
+def _expands_beyond(doc: Any, limit: int) -> bool:
+    """Whether ``doc`` holds more than ``limit`` values with every alias expanded."""
+    count = 0
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > limit:
+            return True
+        if isinstance(node, Mapping):
+            stack.extend(node.values())
+            count += len(node)
+        elif isinstance(node, list):
+            stack.extend(node)
+    return False
+
+
 def _plain(node: Any) -> Any:
     """ruamel's round-trip nodes -> plain dicts, lists and scalars."""
     if isinstance(node, Mapping):
@@ -811,6 +834,17 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
         what = "empty" if doc is None else "a list" if isinstance(doc, list) else f"a single value ({doc!r:.40})"
         raise DefinitionError([Problem(filename, 1, 1, f"a survey file must be a YAML map, but this one is {what}")])
 
+    if _expands_beyond(doc, MAX_EXPANDED_VALUES):
+        first = re.search(r"(?<![\w&*])\*[^\s,\]\}]+", text)
+        line, col = 1, 1
+        if first is not None:
+            line = text.count("\n", 0, first.start()) + 1
+            col = first.start() - (text.rfind("\n", 0, first.start()) + 1) + 1
+        raise DefinitionError([Problem(
+            filename, line, col,
+            f"the file holds more than {MAX_EXPANDED_VALUES:,} values once its YAML aliases (*name) are "
+            "expanded; use fewer aliases or split the survey",
+        )])
     raw = _plain(doc)
     extensions = {k: raw.pop(k) for k in list(raw) if k in EXTENSION_SECTIONS}
     raw_questions = raw.get("questions")

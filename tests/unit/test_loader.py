@@ -159,6 +159,10 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
         (16, 9, "question id 'Follow' must start with a lowercase letter and use only lowercase letters, "
                 "digits and underscores"),
     ],
+    "aliases.yaml": [
+        (6, 8, "the file holds more than 250,000 values once its YAML aliases (*name) are expanded; "
+               "use fewer aliases or split the survey"),
+    ],
     "ten-mistakes.yaml": [
         (6, 27, "unknown channel 'fax' (channels: web, email, ivr, sms, chat)"),
         (10, 11, "missing the zh-CN translation"),
@@ -174,6 +178,18 @@ EXPECTED: dict[str, list[tuple[int, int, str]]] = {
                  "or ivr: {input: speech}"),
     ],
 }
+
+
+def test_aliases_may_share_a_list_of_choices(tmp_path: Path) -> None:
+    path = tmp_path / "anchors.yaml"
+    path.write_text(
+        "spec_version: 1\nid: anchors\ntitle: Anchors\nquestions:\n"
+        "  - {id: first, type: single_choice, text: First?, choices: &topics [{code: a, label: A}, {code: b, label: B}]}\n"
+        "  - {id: second, type: single_choice, text: Second?, choices: *topics}\n",
+        encoding="utf-8",
+    )
+    survey = load_file(path).survey
+    assert [q.choice_codes for q in survey.questions] == [["a", "b"], ["a", "b"]]
 
 
 def test_every_broken_fixture_has_expectations() -> None:
