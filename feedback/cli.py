@@ -72,6 +72,8 @@ def validate(paths: tuple[Path, ...], quiet: bool) -> None:
     from feedback.definition.loader import load_file, survey_files
 
     files = survey_files(paths)
+    # A folder's contact policy (policy.yaml) is checked with it.
+    files += [d / n for d in paths if d.is_dir() for n in ("policy.yaml", "policy.yml") if (d / n).is_file()]
     empty = [p for p in paths if p.is_dir() and not survey_files([p])]
     for folder in empty:
         click.echo(f"{folder}: no survey files (*.yaml, *.yml) in this folder", err=True)

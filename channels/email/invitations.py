@@ -221,7 +221,14 @@ def send(message_id: int) -> str:
         row.updated_at = now
         db.session.commit()
         return "skipped"
-    quiet = pol.check_quiet_hours(contact, "email", now)
+    try:
+        quiet = pol.check_quiet_hours(contact, "email", now)
+    except pol.PolicyUnavailable as e:  # fail closed: sent once the policy can be read
+        again = now + pol.POLICY_RETRY
+        row.scheduled_for, row.reason, row.error = again, "policy_unavailable", e.message
+        schedule("send_email", row.id, run_at=again, dedupe_key=f"email:{row.id}:send:{again.isoformat()}")
+        db.session.commit()
+        return "deferred"
     if quiet.outcome == "defer":
         assert quiet.until is not None
         row.scheduled_for = quiet.until

@@ -252,7 +252,10 @@ def _policy(contact: Contact, survey_id: str, now: dt.datetime) -> tuple[str, st
         if e.name not in ("feedback.triggers", "feedback.triggers.policy"):
             raise
         return None
-    decision = shared.check(contact, survey_id, "web", now)
+    try:
+        decision = shared.check(contact, survey_id, "web", now)
+    except shared.PolicyUnavailable:
+        return "policy_unavailable", "the contact policy cannot be read; no survey opens until it is fixed"
     if decision.allowed:
         return None
     return decision.reason or decision.outcome, decision.detail or "the contact policy does not allow it now"

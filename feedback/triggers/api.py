@@ -180,4 +180,9 @@ def retry_job(job_id: int) -> Any:
 @bp.get("/policy")
 @require_api_key
 def get_policy() -> Any:
-    return jsonify(pol.current_policy().to_dict())
+    try:
+        return jsonify(pol.current_policy().to_dict())
+    except pol.PolicyUnavailable as e:
+        resp = jsonify({"error": e.code, "message": e.message, "problems": e.problems})
+        resp.status_code = 503
+        return resp

@@ -216,11 +216,17 @@ def register(cli: click.Group) -> None:
     @policy.command("show")
     def policy_show() -> None:
         """The policy in force (JSON)."""
-        from feedback.triggers.policy import current_policy
+        from feedback.triggers.policy import PolicyUnavailable, current_policy
 
         app = _app()
         with app.app_context():
-            click.echo(json.dumps(current_policy().to_dict(), indent=2))
+            try:
+                click.echo(json.dumps(current_policy().to_dict(), indent=2))
+            except PolicyUnavailable as e:
+                for line in e.problems:
+                    click.echo(line, err=True)
+                click.echo("error: the contact policy has errors; nothing is sent until it is fixed", err=True)
+                raise SystemExit(1) from None
 
 
 def _print_result(body: dict[str, Any]) -> None:

@@ -30,3 +30,9 @@ def check_step(step_id: int) -> str:
 def sync_step(step_id: int) -> str:
     """The IVR channel placed, deferred or ended a call of a step: bring the step up to date."""
     return dist.sync_call_step(step_id)
+
+
+@job
+def decide_again(event_id: int, survey_id: str, trigger_index: int) -> str:
+    """A trigger that waited for a readable contact policy decides now."""
+    return dist.decide_again(event_id, survey_id, trigger_index)

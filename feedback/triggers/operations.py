@@ -36,7 +36,7 @@ from feedback.store.models import Answer, CallAttempt, Contact, Response, Sessio
 
 from . import policy as pol
 from .definition import Trigger, format_duration, in_sample, triggers_of
-from .validation import EventIn, FieldProblem, event_context, parse_event
+from .validation import EventIn, event_context, parse_event
 
 log = logging.getLogger(__name__)
 
@@ -440,9 +440,19 @@ def decide(
         return done("suppressed", reason, "; ".join(f"{ch}: {d.detail}" for ch, d in reach))
 
     first_at = max(now, base + trigger.delay)
-    history = batch.history(contact) if batch is not None else None
-    check = pol.check(contact, trigger.survey_id, usable[0], now, when=first_at,
-                      history=history if history is not None else True)
+    try:
+        history = batch.history(contact) if batch is not None else None
+        check = pol.check(contact, trigger.survey_id, usable[0], now, when=first_at,
+                          history=history if history is not None else True)
+    except pol.PolicyUnavailable as e:
+        # Fail closed: nothing goes out while the policy cannot be read; the trigger
+        # decides again once it can (the event is kept).
+        again = now + pol.POLICY_RETRY
+        decision = done("deferred", "policy_unavailable", e.message, until=again)
+        db.session.flush()
+        schedule("decide_again", event.id, trigger.survey_id, trigger.index, run_at=again,
+                 dedupe_key=f"decide:{event.id}:{trigger.survey_id}:{trigger.index}:{again.isoformat()}")
+        return decision
     if check.outcome == "suppress":
         return done("suppressed", check.reason, check.detail)
     until = None
@@ -500,6 +510,39 @@ def decide(
         return done("deferred", check.reason, check.detail, inv, until)
     when = "now" if first_at <= now else f"at {_iso(first_at)}"
     return done("scheduled", None, f"{usable[0]} {when}" + (f", then {', '.join(usable[1:])} if unanswered" if len(usable) > 1 else ""), inv)
+
+
+def decide_again(event_id: int, survey_id: str, trigger_index: int) -> str:
+    """A trigger that could not decide because the contact policy could not be read (the
+    job ``decide_again``): decide now, or wait again while the policy is still broken.
+    The earlier decision is replaced. Commits."""
+    now = clock()
+    event = db.session.get(TouchpointEvent, event_id)
+    if event is None:
+        return "missing"
+    old = next((d for d in event.decisions if d.survey_id == survey_id and d.trigger_index == trigger_index), None)
+    if old is None or old.reason != "policy_unavailable":
+        return "decided"
+    try:
+        pol.current_policy()
+    except pol.PolicyUnavailable as e:
+        again = now + pol.POLICY_RETRY
+        old.detail, old.deferred_until = e.message, again
+        schedule("decide_again", event_id, survey_id, trigger_index, run_at=again,
+                 dedupe_key=f"decide:{event_id}:{survey_id}:{trigger_index}:{again.isoformat()}")
+        db.session.commit()
+        return "deferred"
+    trigger = next((t for t in active_triggers() if t.survey_id == survey_id and t.index == trigger_index), None)
+    if trigger is None or event.contact is None:
+        old.outcome, old.reason = "suppressed", "trigger_inactive"
+        old.detail, old.deferred_until = f"survey '{survey_id}' no longer has this trigger", None
+        db.session.commit()
+        return "suppressed"
+    event.decisions.remove(old)  # deleted with it (delete-orphan)
+    decision, _inv = decide(trigger, event, event.contact, now)
+    decision.detail = f"{decision.detail} (decided once the contact policy could be read again)"
+    db.session.commit()
+    return decision.outcome
 
 
 def _set(
@@ -682,7 +725,16 @@ def run_step(step_id: int) -> str:
         _advance(inv, step, now)
         db.session.commit()
         return "skipped"
-    quiet = pol.check_quiet_hours(contact, step.channel, now)
+    try:
+        quiet = pol.check_quiet_hours(contact, step.channel, now)
+    except pol.PolicyUnavailable as e:
+        again = now + pol.POLICY_RETRY
+        _set(step, "deferred", now, "policy_unavailable", e.message, until=again)
+        step.scheduled_for = again
+        n = len(step.history or [])
+        schedule("run_step", step.id, run_at=again, dedupe_key=f"step:{step.id}:run:{n}")
+        db.session.commit()
+        return "deferred"
     if quiet.outcome == "defer":
         assert quiet.until is not None
         if inv.expires_at is not None and quiet.until >= inv.expires_at:
@@ -1183,7 +1235,3 @@ def list_events(
     more = len(rows) > limit
     rows = rows[:limit]
     return rows, (rows[-1].id if more and rows else None)
-
-
-def problems_to_dicts(problems: Iterable[FieldProblem]) -> list[dict[str, str]]:
-    return [p.to_dict() for p in problems]

@@ -21,7 +21,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from feedback.errors import DefinitionError
+from feedback.errors import DefinitionError, FeedbackError
 from feedback.jobs import clock
 from feedback.store.distribution import Invitation, InvitationStep
 from feedback.store.models import Contact, Response, db
@@ -74,9 +74,27 @@ def policy_path() -> Path | None:
     return Path(defs) / "policy.yaml" if defs else None
 
 
+class PolicyUnavailable(FeedbackError):
+    """The policy file cannot be read or is invalid: nothing is sent until it is fixed
+    (the contact policy fails closed). ``problems`` are ``FILE:LINE:COL: message`` lines."""
+
+    code = "policy_unavailable"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(
+            "the contact policy file has errors, so nothing is sent until it is fixed: " + "; ".join(problems)
+        )
+        self.problems = problems
+
+
+#: While the policy cannot be read, sends and decisions wait this long before trying again.
+POLICY_RETRY = dt.timedelta(minutes=5)
+
+
 def current_policy() -> Policy:
-    """The application's policy, reloaded when its file changes. An invalid file is logged
-    and the last valid policy stays in force (the empty policy if there was none)."""
+    """The application's policy, reloaded when its file changes. A missing file is the empty
+    policy (opt-outs only); a file that cannot be read or is invalid raises
+    :class:`PolicyUnavailable` (logged once per change of the file) until it is fixed."""
     from flask import current_app
 
     path = policy_path()
@@ -84,20 +102,33 @@ def current_policy() -> Policy:
         return EMPTY
     try:
         stamp = path.stat().st_mtime_ns
-    except OSError:
+    except FileNotFoundError:
         stamp = None
+    except OSError as e:
+        raise PolicyUnavailable([f"{path}:1:1: cannot read the policy file: {e.strerror}"]) from None
     cache = current_app.extensions.setdefault("feedback_policy", {})
-    if cache.get("key") == (str(path), stamp):
-        return cache["policy"]
+    if cache.get("key") != (str(path), stamp):
+        try:
+            cache["policy"] = load_policy_file(path) if stamp is not None else EMPTY
+            cache["problems"] = None
+        except DefinitionError as e:
+            cache["policy"] = None
+            cache["problems"] = [str(p) for p in e.problems]
+            for p in e.problems:
+                log.error("contact policy: %s (nothing is sent until the file is fixed)", p)
+        cache["key"] = (str(path), stamp)
+    if cache["problems"]:
+        raise PolicyUnavailable(list(cache["problems"]))
+    return cache["policy"]
+
+
+def policy_problems() -> list[str]:
+    """What is wrong with the policy file ([] when it is in force)."""
     try:
-        policy = load_policy_file(path) if stamp is not None else EMPTY
-    except DefinitionError as e:
-        for p in e.problems:
-            log.error("contact policy: %s", p)
-        policy = cache.get("policy", EMPTY)
-    cache["key"] = (str(path), stamp)
-    cache["policy"] = policy
-    return policy
+        current_policy()
+    except PolicyUnavailable as e:
+        return e.problems
+    return []
 
 
 # -- checks ------------------------------------------------------------------------------------------
@@ -236,12 +267,6 @@ def load_histories(contact_ids: list[int], now: dt.datetime, policy: Policy | No
         if not (meta or {}).get("invitation_id"):
             out[cid].asked.append(Asked(sid, at))
     return out
-
-
-def last_asked(contact: Contact, survey_id: str, now: dt.datetime | None = None) -> dt.datetime | None:
-    """When the contact was last asked this survey (within the policy's window)."""
-    now = now or clock()
-    return load_histories([contact.id], now)[contact.id].last(survey_id)
 
 
 def check(

@@ -81,3 +81,15 @@ def test_the_events_api_answers_any_json_without_a_server_error(sqlite_dist: Dis
     body = resp.get_json()
     if resp.status_code == 400 and "errors" in body:
         assert all(e["message"] for e in body["errors"])
+
+
+def test_validate_checks_the_policy_file_of_a_folder(tmp_path: Path) -> None:
+    from tests.triggers.support import SURVEYS
+
+    folder = tmp_path / "defs"
+    folder.mkdir()
+    (folder / "t-b.yaml").write_text((SURVEYS / "t-b.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    (folder / "policy.yaml").write_text('quiet_hours: {start: "25:00", end: "08:00"}\n', encoding="utf-8")
+    result = CliRunner().invoke(cli, ["validate", str(folder)])
+    assert result.exit_code == 1
+    assert f"{folder / 'policy.yaml'}:1:22: start: '25:00' is not a time of day" in result.output

@@ -176,3 +176,29 @@ def test_the_policy_check_is_callable(dist: Dist) -> None:
         d = policy.check(other, "t-b", "email", night)
         assert d.outcome == "defer" and d.until == dt.datetime(2026, 11, 24, 8, 0)
         assert policy.check(other, "t-b", "web", night).allowed  # quiet hours do not cover web here
+
+
+def test_a_broken_policy_file_sends_nothing_until_it_is_fixed(dist: Dist, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.triggers.support import POLICY
+
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY.read_text(encoding="utf-8"), encoding="utf-8")
+    dist.app.config["CONTACT_POLICY"] = str(path)
+    dist.send("p0", "t.email", contact(2))  # scheduled under the good policy, not sent yet
+    path.write_text("frequency: {max_surveys: two, per: 30d}\n", encoding="utf-8")
+    d = decision(dist.send("p1", "t.email", contact(1)))
+    assert (d["outcome"], d["reason"]) == ("deferred", "policy_unavailable")
+    assert "max_surveys must be a whole number" in d["detail"] and d["invitation"] is None
+    resp = dist.get("/api/v1/policy")
+    assert resp.status_code == 503
+    assert resp.get_json()["problems"] == [f"{path}:1:26: max_surveys must be a whole number, 0 or more; not 'two'"]
+    dist.advance(minutes=30)
+    assert dist.eml() == []  # neither the new event's email nor the one scheduled before
+    step = dist.event_detail("p0")["decisions"][0]["invitation"]["steps"][0]
+    assert (step["status"], step["reason"]) == ("deferred", "policy_unavailable")
+    path.write_text(POLICY.read_text(encoding="utf-8"), encoding="utf-8")
+    dist.advance(minutes=5)
+    assert sorted(m["To"] for m in dist.eml()) == ["c1@example.com", "c2@example.com"]
+    d = dist.event_detail("p1")["decisions"]
+    assert [x["outcome"] for x in d] == ["scheduled"] and "policy could be read again" in d[0]["detail"]
+    assert dist.get("/api/v1/policy").status_code == 200
