@@ -19,7 +19,7 @@ from channels.telephony import check_contact, check_context
 from feedback.engine import render
 from feedback.engine.interview import Interview, State, Text
 from feedback.errors import BadRequest, Forbidden
-from feedback.jobs import clock, schedule
+from feedback.jobs import clock
 from feedback.store import messaging as msgs
 from feedback.store import operations as ops
 from feedback.store.models import Session, db
@@ -129,10 +129,7 @@ def _start(compiled: Any, version_id: int, locale: str | None, contact_in: dict[
         meta=meta, version_id=version_id, commit=False,
     )
     session = turn.session
-    if session.status == "active" and session.expires_at is not None:
-        at = session.expires_at
-        schedule("expire_conversation", session.id, at.isoformat(), run_at=at, dedupe_key=f"expire:{session.id}:{at.isoformat()}")
-    ops.commit_keeping(session)  # the reply reads it next
+    msgs.chat_started(session)  # schedules its expiry; commits
     it = ops.interview_for(version_id)
     return Reply(session, message_dicts(it, turn.state, turn.events), token=token)
 

@@ -248,11 +248,7 @@ def _answer(row: Message, session: Session, body: str, now: dt.datetime) -> list
     if meta.get("awaiting_reply"):
         # A WhatsApp template opened the conversation; the customer's reply opens the
         # 24-hour window, so the intro and first question go now.
-        held = msgs.scheduled_messages(session.id, ("held",))
-        msgs.set_status(held, "superseded", commit=False)
-        msgs.set_sms_meta(session, commit=False, awaiting_reply=None)
-        msgs.extend_expiry(session, expiry_hours(ops.compiled_version(session.version_id)), now, commit=False)
-        msgs.commit()
+        held = msgs.release_held(session, expiry_hours(ops.compiled_version(session.version_id)), now)
         return [msgs.Outgoing(m.body, (m.meta or {}).get("kind", "question"), (m.meta or {}).get("question_id"))
                 for m in held]
     step = _step(row)

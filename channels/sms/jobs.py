@@ -12,7 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from feedback.jobs import job, schedule
+from feedback.jobs import job
+from feedback.store import messaging as msgs
 from feedback.store import operations as ops
 from feedback.store.models import Session, db
 
@@ -36,8 +37,5 @@ def expire_conversation(session_id: str, at: str) -> str:
         ops.end_session(session.id, reason="expired")
         log.info("%s session %s expired", session.channel, session.id)
         return "expired"
-    later = session.expires_at
-    schedule("expire_conversation", session.id, later.isoformat(), run_at=later,
-             dedupe_key=f"expire:{session.id}:{later.isoformat()}")
-    db.session.commit()
+    msgs.reschedule_expiry(session)
     return "rescheduled"

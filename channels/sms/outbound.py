@@ -36,7 +36,7 @@ from channels.telephony import (
 from feedback.engine import prompts, render
 from feedback.engine.interview import State
 from feedback.errors import BadRequest, Forbidden
-from feedback.jobs import clock, schedule
+from feedback.jobs import clock
 from feedback.store import messaging as msgs
 from feedback.store import operations as ops
 from feedback.store.models import Contact, Session, db
@@ -142,17 +142,13 @@ def _request(
     )
     session = turn.session
     transport = "whatsapp" if whatsapp else "sms"
-    msgs.set_sms_meta(session, commit=False, transport=transport, address=msgs.address_for(e164, transport),
-                      started_by="outbound")
+    address = msgs.address_for(e164, transport)
     it = ops.interview_for(version_id)
     out = to_outgoing(render.messages(it, turn.state, turn.events, "sms"))
-    msgs.add_outgoing(
-        out, transport=transport, sender=_sender(transport, required=False), to=msgs.address_for(e164, transport),
-        contact_id=contact.id, session_id=session.id, status="scheduled", meta={"via": "rest"},
+    msgs.schedule_outbound(
+        session, out, transport=transport, sender=_sender(transport, required=False), to=address,
+        contact_id=contact.id, run_at=start, address=address, started_by="outbound",
     )
-    if session.status == "active":
-        schedule("send_sms", session.id, run_at=start, dedupe_key=f"sms-send:{session.id}")
-    db.session.commit()
     log.info("SMS survey %s for %s scheduled (session %s)", survey.id, e164, session.id)
     return session.id
 
@@ -264,8 +260,7 @@ def _send_template(session: Session, rows: list[Any], client: Any, sender: str, 
             status="scheduled",
             meta={"via": "rest", "content_sid": template.content_sid, "content_variables": variables},
         )
-    msgs.set_status(questions, "held", commit=False)
-    msgs.commit()
+    msgs.hold_for_template(questions)
     params = dict(to=to, from_=sender, content_sid=template.content_sid)
     if callback:
         params["status_callback"] = callback
@@ -274,8 +269,7 @@ def _send_template(session: Session, rows: list[Any], client: Any, sender: str, 
     if not _create(row, session, client, params):
         msgs.set_status(questions, "canceled")
         return "failed"
-    msgs.set_sms_meta(session, commit=False, awaiting_reply=True)
-    _opened(session, clock())
+    msgs.template_sent(session, expiry_hours(ops.compiled_version(session.version_id)), clock())
     return "template"
 
 
@@ -308,12 +302,5 @@ def _create(row: Any, session: Session, client: Any, params: dict[str, Any]) -> 
 
 def _opened(session: Session, now: dt.datetime) -> None:
     """The conversation is open: replies from the number now resume it, and its expiry runs."""
-    hours = expiry_hours(ops.compiled_version(session.version_id))
-    msgs.set_sms_meta(session, commit=False, sent_at=now.isoformat())
     # Counted from the send, and never earlier than planned when the survey was requested.
-    planned = session.expires_at
-    at = msgs.extend_expiry(session, hours, now, commit=False)
-    if planned is not None and planned > at:
-        at = session.expires_at = planned
-    schedule("expire_conversation", session.id, at.isoformat(), run_at=at, dedupe_key=f"expire:{session.id}:{at.isoformat()}")
-    msgs.commit()
+    msgs.conversation_opened(session, expiry_hours(ops.compiled_version(session.version_id)), now)

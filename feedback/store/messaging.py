@@ -415,9 +415,88 @@ def last_inbound_at(contact_id: int, transport: str) -> dt.datetime | None:
     )
 
 
+# -- conversations: the writes of the channels' steps, each committed here -------------------------------
+
+
+def _schedule_expiry(session: Session, at: dt.datetime) -> None:
+    from feedback.jobs import schedule
+
+    schedule("expire_conversation", session.id, at.isoformat(), run_at=at, dedupe_key=f"expire:{session.id}:{at.isoformat()}")
+
+
+def schedule_outbound(
+    session: Session,
+    items: Iterable[Outgoing],
+    *,
+    transport: str,
+    sender: str,
+    to: str,
+    contact_id: int | None,
+    run_at: dt.datetime,
+    **sms: Any,
+) -> None:
+    """An outbound survey just started (not committed yet): keep the channel's facts on the
+    session, store its first messages as scheduled and schedule the ``send_sms`` job. Commits."""
+    from feedback.jobs import schedule
+
+    set_sms_meta(session, commit=False, transport=transport, **sms)
+    add_outgoing(items, transport=transport, sender=sender, to=to, contact_id=contact_id, session_id=session.id,
+                 status="scheduled", meta={"via": "rest"})
+    if session.status == "active":
+        schedule("send_sms", session.id, run_at=run_at, dedupe_key=f"sms-send:{session.id}")
+    db.session.commit()
+
+
+def hold_for_template(questions: list[Message]) -> None:
+    """The first messages wait for the customer's answer to a WhatsApp template. Commits."""
+    set_status(questions, "held", commit=False)
+    db.session.commit()
+
+
+def template_sent(session: Session, hours: float, now: dt.datetime) -> None:
+    """The WhatsApp template went out: the conversation waits for the reply. Commits."""
+    set_sms_meta(session, commit=False, awaiting_reply=True)
+    conversation_opened(session, hours, now)
+
+
+def conversation_opened(session: Session, hours: float, now: dt.datetime) -> None:
+    """The first messages went out: replies from the number now resume the session, and its
+    expiry runs from now (never earlier than planned when it was requested). Commits."""
+    set_sms_meta(session, commit=False, sent_at=now.isoformat())
+    planned = session.expires_at
+    at = extend_expiry(session, hours, now, commit=False)
+    if planned is not None and planned > at:
+        at = session.expires_at = planned
+    _schedule_expiry(session, at)
+    db.session.commit()
+
+
+def release_held(session: Session, hours: float, now: dt.datetime) -> list[Message]:
+    """The customer answered the WhatsApp template: the held first messages are sent as the
+    reply (returned; replaced by the reply's own rows) and the expiry runs from now. Does not
+    commit: it is committed with the reply."""
+    held = scheduled_messages(session.id, ("held",))
+    set_status(held, "superseded", commit=False)
+    set_sms_meta(session, commit=False, awaiting_reply=None)
+    extend_expiry(session, hours, now, commit=False)
+    return held
+
+
+def reschedule_expiry(session: Session) -> None:
+    """The conversation lived on past its planned expiry: check again at the new time. Commits."""
+    if session.expires_at is not None:
+        _schedule_expiry(session, session.expires_at)
+    db.session.commit()
+
+
+def chat_started(session: Session) -> None:
+    """A chat conversation was just started (not committed yet): schedule its expiry and
+    commit, keeping the session loaded (the reply reads it next)."""
+    if session.status == "active" and session.expires_at is not None:
+        _schedule_expiry(session, session.expires_at)
+    ops.commit_keeping(session)
+
+
 def messages_of(session_id: str) -> list[Message]:
     return list(db.session.scalars(select(Message).where(Message.session_id == session_id).order_by(Message.id)))
 
-
-def commit() -> None:
-    db.session.commit()
