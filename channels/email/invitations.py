@@ -212,6 +212,7 @@ def send(message_id: int) -> str:
         code, detail = reason
         row.status, row.reason, row.error = "skipped", code, detail
         row.updated_at = now
+        _report(row, "skipped", code, detail)
         db.session.commit()
         return "skipped"
     try:
@@ -242,6 +243,7 @@ def send(message_id: int) -> str:
     except transport.PermanentFailure as e:
         row.status, row.reason, row.error = "failed", "rejected", str(e)
         row.updated_at = now
+        _report(row, "failed", "rejected", str(e))
         db.session.commit()
         return "failed"
     row.status = "sent"
@@ -322,7 +324,16 @@ def send_failed(message_id: int, error: str | None = None) -> None:
     if row is not None and row.status == "scheduled":
         row.status, row.reason, row.error = "failed", "error", error
         row.updated_at = clock()
+        _report(row, "failed", "error", error)
         db.session.commit()
+
+
+def _report(row: EmailMessage, status: str, reason: str, detail: str | None) -> None:
+    """An invitation email that did not go out: its ladder step is failed (or skipped) and
+    the ladder moves on (in this transaction)."""
+    step_id = (row.meta or {}).get("step_id")
+    if row.kind == "invitation" and step_id is not None:
+        dist.report_step(step_id, status, reason, detail)
 
 
 def message_to_dict(row: EmailMessage) -> dict[str, Any]:

@@ -788,6 +788,33 @@ def _handed_over(step: InvitationStep, inv: Invitation, ref: str, now: dt.dateti
     return sync_call_step(step.id)
 
 
+def report_step(step_id: Any, status: str, reason: str, detail: str | None = None) -> bool:
+    """A channel could not deliver what a step handed it (an email the server refused, a
+    message that failed for good, an address opted out meanwhile): record the step as
+    ``failed`` (or ``skipped``) with why, and move down the ladder at once. Channels call it
+    in their own transaction (it does not commit). Returns whether the step changed."""
+    if status not in ("failed", "skipped"):
+        raise ValueError(f"a step is reported failed or skipped, not {status}")
+    try:
+        step = db.session.get(InvitationStep, int(step_id))
+    except (TypeError, ValueError):
+        return False
+    if step is None or step.status not in ("sending", "sent"):
+        return False
+    now = clock()
+    inv = step.invitation
+    _set(step, status, now, reason, detail)
+    step.finished_at = now
+    step.sent_at = None  # nothing reached the contact
+    if inv.finished:
+        return True
+    if reason == "opted_out" and pol.opt_out_of(inv.contact, step.channel) == "all":
+        _finish(inv, "stopped", now, "opted_out")
+    else:
+        _advance(inv, step, now)
+    return True
+
+
 def _run_step_failed(step_id: int, error: str | None = None) -> None:
     """The job gave up (after its retries): record the step as failed and move on."""
     now = clock()

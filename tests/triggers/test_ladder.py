@@ -262,3 +262,45 @@ def test_a_call_placed_after_calling_hours_counts_its_wait_from_then(
     assert twilio.messages() == []
     dist.advance(minutes=1)
     assert [x["status"] for x in steps(dist, "call-8")] == ["unanswered", "sent", "planned"]
+
+
+LADDER3 = """
+spec_version: 1
+id: t-ladder3
+title: {en: Your order}
+default_locale: en
+channels: [email, sms, web]
+questions:
+  - id: nps
+    type: nps
+    required: true
+    text: {en: How likely are you to recommend us?}
+triggers:
+  - event: t.ladder3
+    channels: [email, sms]
+    wait: 1h
+"""
+
+
+def test_an_email_the_server_refuses_fails_the_step_and_the_next_channel_goes_at_once(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    from feedback.store import operations as ops
+    from tests.triggers.support import SmtpSink
+
+    sink = SmtpSink()
+    sink.start()
+    try:
+        dist.app.config["SMTP_URL"] = sink.url
+        (tmp_path / "t-ladder3.yaml").write_text(LADDER3, encoding="utf-8")
+        with dist.ctx():
+            assert not ops.load_surveys([tmp_path / "t-ladder3.yaml"]).problems
+        who = {**CUSTOMER, "email": "nobody@refused.example"}
+        dist.send("mail-1", "t.ladder3", who)
+        dist.run()
+    finally:
+        sink.stop()
+    s = steps(dist, "mail-1")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("email", "failed", "rejected"), ("sms", "sent", None)]
+    assert "550" in s[0]["detail"] and s[0]["sent_at"] is None
+    assert twilio.messages()
