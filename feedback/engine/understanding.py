@@ -36,6 +36,8 @@ Documented choices:
   no point and are asked again. Stars are out of five: on a scale to 5 they are its points
   (⭐⭐⭐⭐ or "4 stars" is 4); on other scales up to five stars are asked again ("5 stars" or
   五星 to an NPS means the top, not 5 of 10). 💯 is the top of any scale, like "full marks".
+* On a scale a number with a unit counts something else and is no score ("waited 2 hours",
+  打了3次电话); the other numbers of the reply are read ("3 calls, I'd give 8" is 8).
 * A number or a choice named to rule it out ("not 5", "definitely not a 10", 不是5分, "not
   billing", "anything but delivery") is ``ambiguous``; with exactly one other choice named
   ("not billing, delivery") that one is picked. 一分都不想给 is 0. "N/A" and 解决了一半 are
@@ -772,7 +774,7 @@ def _emoji_scale(kinds: list[str], lo: int, hi: int) -> Result:
 
 
 #: A number of stars: "5 stars", "5⭐", 五星, 五颗星.
-_STARS = re.compile(r"\d\s*(?:stars?(?![a-z])|[\u2b50\u2605\U0001f31f]|颗?星)")
+_STARS = re.compile(r"\d\s*(?:stars?(?![a-z])|[\u2b50\u2605\U0001f31f]|颗?星(?!期))")  # not 星期, a week
 
 
 def _star_count(value: Number, lo: int, hi: int) -> Result:
@@ -940,6 +942,13 @@ _NOT_NUMBER = re.compile(
     r"(?:(?<![a-z])not|n't)\s+(?:(?:a|an|even|quite|really|exactly|just|like|give|giving|say|rate|you|it|us|them)\s+)"
     r"{0,3}-?\d|(?:不是|并非|不给)\s*-?\d"
 )
+#: A number with a unit counts something else ("waited 2 hours", 打了3次电话, "3 days late"):
+#: it is no score. Points (分, "points") are the score's own unit.
+_UNIT_NUMBER = re.compile(
+    r"-?\d+(?:\.\d+)?\s*(?:(?:hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|"
+    r"times?|calls?|emails?|people|persons?|dollars?|bucks|euros?|pounds?|yuan|rmb|usd)(?![a-z])|"
+    r"个?小时|分钟|秒钟?|天|个?星期|周|个?月|年|次|通|遍|回|岁|块钱?|元|美元|个人|人)"
+)
 #: "Not even one point" (一分都不想给, 一分也不给) is the bottom of the scale: 0.
 _ZERO_SCORE = re.compile(r"(?<!\d)1\s*分\s*(?:都|也)\s*(?:不|没)")
 
@@ -959,6 +968,9 @@ def _scale_text(q: Question, text: str, ctx: _Ctx) -> Result:
     digitised = _ZERO_SCORE.sub(" 0分", _digitise(norm))
     if _NOT_NUMBER.search(digitised):
         return _nu("ambiguous", "a number named to rule it out")
+    counted = None if _is_bound(digitised) else _UNIT_NUMBER.search(digitised)
+    if counted:
+        digitised = _UNIT_NUMBER.sub(" ", digitised)
     numbers, other_scale = _scale_numbers(norm, lo, hi, digitised)
     if numbers is None:
         return _nu("unrecognised", "number too long")
@@ -981,6 +993,8 @@ def _scale_text(q: Question, text: str, ctx: _Ctx) -> Result:
         return _check_scale(value, lo, hi)
     if any(_is_negated(norm, h) for h in hits):
         return _nu("unrecognised", "negated label")
+    if counted and not hits:
+        return _nu("unrecognised", f"'{counted.group(0).strip()}' counts something else, it is no score")
     values = {v for h in hits for v, _weak in h.payloads}
     if len(values) > 1:
         return _nu("ambiguous", "several labels")

@@ -754,6 +754,16 @@ TABLE: list[tuple[Any, ...]] = [
     ("yn-n-a", "yes_no", "text", "en", "N/A", Why("ambiguous")),
     ("yn-not-applicable", "yes_no", "text", "en", "not applicable", Why("ambiguous")),
     ("yn-jiejue-yiban", "yes_no", "text", "zh-CN", "解决了一半", Why("ambiguous")),
+    # ---- a number that counts something else is no score
+    ("nps-waited-2-hours", "nps", "text", "en", "waited 2 hours", Why("unrecognised")),
+    ("nps-called-three-times", "nps", "speech", "en", "I called three times", Why("unrecognised")),
+    ("csat-3-days-late", "csat", "text", "en", "3 days late", Why("unrecognised")),
+    ("nps-deng-liang-ge-xiaoshi", "nps", "text", "zh-CN", "等了两个小时", Why("unrecognised")),
+    ("csat-deng-1-xingqi", "csat", "text", "zh-CN", "等了1星期", Why("unrecognised")),
+    ("nps-3ci-dianhua-gei-8fen", "nps", "text", "zh-CN", "打了3次电话，给8分", 8),
+    ("nps-hours-then-score", "nps", "text", "en", "waited 2 hours, I'd give 4", 4),
+    ("csat-satisfied-despite-days", "csat", "text", "en", "very satisfied despite 3 days", 5),
+    ("nps-8-points", "nps", "text", "en", "8 points", 8),
     # ---- "not even once" is zero
     ("number-not-once", "number", "text", "en", "not once", 0),
     ("number-never-once", "number", "speech", "en", "never once", 0),
