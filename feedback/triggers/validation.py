@@ -10,6 +10,7 @@ import datetime as dt
 import difflib
 import hashlib
 import json
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -204,6 +205,29 @@ def _contact(value: Any, problems: list[FieldProblem]) -> ContactIn | None:
     return c
 
 
+def _storable(value: Any, path: str, problems: list[FieldProblem], depth: int = 0) -> None:
+    """Values JSON columns cannot keep: NaN and Infinity (not JSON, though parsers let them
+    through) and the NUL character (PostgreSQL refuses it in text). One problem per place."""
+    if depth > 32:
+        problems.append(FieldProblem(path, f"{path} is nested more than 32 levels deep"))
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        shown = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+        problems.append(FieldProblem(path, f"{path} is {shown}, which is not a JSON number; send a finite number or null"))
+    elif isinstance(value, str):
+        if "\x00" in value:
+            problems.append(FieldProblem(path, f"{path} contains a NUL character (\\u0000), which cannot be stored"))
+    elif isinstance(value, Mapping):
+        for k, v in value.items():
+            if isinstance(k, str) and "\x00" in k:
+                problems.append(FieldProblem(path, f"a field name in {path} contains a NUL character (\\u0000)"))
+                continue
+            _storable(v, f"{path}.{k}", problems, depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _storable(v, f"{path}[{i}]", problems, depth + 1)
+
+
 def parse_event(raw: Any, now: dt.datetime) -> tuple[EventIn | None, list[FieldProblem]]:
     """One event from JSON: the event, or every problem found in it."""
     problems: list[FieldProblem] = []
@@ -255,6 +279,9 @@ def parse_event(raw: Any, now: dt.datetime) -> tuple[EventIn | None, list[FieldP
         for k in data:
             if not isinstance(k, str) or not k:
                 problems.append(FieldProblem(f"data.{k}", "a data field name must be a text"))
+        _storable(data, "data", problems)
+    if contact is not None:
+        _storable(contact.attributes, "contact", problems)
     if problems:
         return None, problems
     assert event_id is not None and contact is not None and isinstance(event_type, str)

@@ -264,3 +264,34 @@ def test_the_policy_in_force(sqlite_dist: Dist) -> None:
     body = sqlite_dist.get("/api/v1/policy").get_json()
     assert body["frequency"] == [{"max_surveys": 2, "per": "30d"}]
     assert body["quiet_hours"]["start"] == "21:00"
+
+
+def test_values_json_columns_cannot_keep_are_located_errors_and_nothing_is_half_stored(dist: Dist) -> None:
+    from feedback.store.distribution import EmailMessage, TouchpointEvent
+
+    body = (
+        '{"events": ['
+        '{"id": "ok-1", "type": "t.b", "contact": {"id": "cust-1", "email": "c1@example.com"}, "data": {"n": 1}},'
+        '{"id": "nan-1", "type": "t.b", "contact": {"id": "cust-2", "email": "c2@example.com"}, "data": {"score": NaN}},'
+        '{"id": "nul-1", "type": "t.b", "contact": {"id": "cust-3", "email": "c3@example.com", "tier": "a\\u0000b"},'
+        ' "data": {"items": [1, {"x": Infinity}]}}'
+        ']}'
+    )
+    resp = dist.client.post("/api/v1/events", data=body, content_type="application/json", headers=dist.headers)
+    assert resp.status_code == 202, resp.get_json()
+    out = resp.get_json()
+    assert (out["accepted"], out["rejected"]) == (1, 2)
+    by_id = {r["id"]: r for r in out["results"]}
+    assert by_id["nan-1"]["status"] == "invalid"
+    assert by_id["nan-1"]["errors"] == [
+        {"field": "data.score", "message": "data.score is NaN, which is not a JSON number; send a finite number or null"}
+    ]
+    assert sorted(e["field"] for e in by_id["nul-1"]["errors"]) == ["contact.tier", "data.items[1].x"]
+    single = dist.client.post(
+        "/api/v1/events", data='{"id": "inf-1", "type": "t.b", "contact": {"id": "cust-4"}, "data": {"v": -Infinity}}',
+        content_type="application/json", headers=dist.headers,
+    )
+    assert single.status_code == 400 and single.get_json()["errors"][0]["field"] == "data.v"
+    dist.run()
+    assert dist.count(TouchpointEvent) == 1
+    assert dist.count(EmailMessage) == 1
