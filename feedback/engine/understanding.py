@@ -1201,6 +1201,9 @@ def _single_text(q: Question, text: str, ctx: _Ctx) -> Result:
     best = _contained(q, lexicon, bare) or _fuzzy(bare, _choice_candidates(q, lexicon), ngrams=True)
     if len(best) > 1:
         return _nu("ambiguous", f"close to {', '.join(best)}")
+    best = best or _inflected(q, lexicon, bare)
+    if len(best) > 1:
+        return _nu("ambiguous", f"close to {', '.join(best)}")
     if best and _CHOICE_NOT_WORD.search(norm):
         return _nu("ambiguous", "a choice named to rule it out")
     if best:
@@ -1236,6 +1239,40 @@ def _contained(q: Question, lexicon: _Lexicon, bare: str) -> list[str]:
             continue
         inside = reply in phrase if pattern is None else bool(pattern.search(phrase))
         if inside:
+            codes += [c for c in payloads if c not in codes]
+    return codes
+
+
+#: Words too general to name a choice by themselves ("I had an issue" names no "Other issue").
+_GENERIC_WORDS = frozenset(
+    "issue problem question other else something thing service help support general experience "
+    "time team there their about with have your what when which".split()
+)
+
+
+def _stem(word: str) -> str:
+    """A crude English stem, the same for a word's inflections: bill, billed, billing, bills."""
+    for suffix in ("ings", "ing", "ed", "es", "s", "y", "e"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
+    return word
+
+
+def _inflected(q: Question, lexicon: _Lexicon, bare: str) -> list[str]:
+    """Choices named by another form of a word of their label or alias ("I was billed twice"
+    for Billing, "delivered" for Delivery): one code, several (ambiguous) or none."""
+    words = {_stem(w) for w in re.findall(r"[a-z]{4,}", bare) if w not in _GENERIC_WORDS}
+    if not words:
+        return []
+    codes: list[str] = []
+    for phrase, payloads in lexicon.phrases.items():
+        stems = {_stem(w) for w in re.findall(r"[a-z]{4,}", phrase) if w not in _GENERIC_WORDS}
+        if stems & words:
             codes += [c for c in payloads if c not in codes]
     return codes
 

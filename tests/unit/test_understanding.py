@@ -754,6 +754,12 @@ TABLE: list[tuple[Any, ...]] = [
     ("yn-n-a", "yes_no", "text", "en", "N/A", Why("ambiguous")),
     ("yn-not-applicable", "yes_no", "text", "en", "not applicable", Why("ambiguous")),
     ("yn-jiejue-yiban", "yes_no", "text", "zh-CN", "解决了一半", Why("ambiguous")),
+    # ---- another form of a label's word names the choice
+    ("single-billed-twice", "single", "text", "en", "I was billed twice", "billing"),
+    ("single-never-delivered", "single", "speech", "en", "it was never delivered", "delivery"),
+    ("single-my-invoices", "single", "text", "en", "my invoices", "billing"),
+    ("single-billed-and-delivered", "single", "text", "en", "billed and delivered late", Why("ambiguous")),
+    ("single-an-issue-names-nothing", "single", "text", "en", "I had an issue", Why("unrecognised")),
     # ---- a number that counts something else is no score
     ("nps-waited-2-hours", "nps", "text", "en", "waited 2 hours", Why("unrecognised")),
     ("nps-called-three-times", "nps", "speech", "en", "I called three times", Why("unrecognised")),
