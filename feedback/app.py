@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g, jsonify, render_template, request, session
+from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, Domain, get_locale
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import inspect
@@ -50,6 +51,19 @@ babel = _Babel()
 _STATUS = {NotFound: 404, Forbidden: 403, BadRequest: 400}
 
 
+class _SessionInterface(SecureCookieSessionInterface):
+    """Flask's signed cookie session, with its signing serializer made once per key
+    instead of on every request (Flask builds a new one each time a session is opened)."""
+
+    def get_signing_serializer(self, app):  # type: ignore[no-untyped-def]
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        cached = app.extensions.get("feedback_session_serializer")
+        if cached is None or cached[0] != key:
+            cached = (key, super().get_signing_serializer(app))
+            app.extensions["feedback_session_serializer"] = cached
+        return cached[1]
+
+
 def _ui_locale(wanted: str | None) -> str | None:
     if not wanted or not isinstance(wanted, str):
         return None
@@ -88,6 +102,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(load_config(app.instance_path, config))
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = _SessionInterface()
     if app.config["TRUSTED_PROXIES"]:
         n = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n, x_prefix=n)  # type: ignore[method-assign]
