@@ -13,18 +13,29 @@ side's rounds are pooled, so a passing disturbance of the machine does not decid
 
     .venv/bin/python -m bench.ivr [--users 50] [--duration 10] [--rounds 3] [--pause 1.0]
                                   [--workers 2] [--threads 2] [--postgres]
+    .venv/bin/python -m bench.ivr --profile 300 [--top 30]
 
 Prints webhook throughput, p50/p99 latency and the server's CPU time per request of both
 with callers answering as fast as the server replies (so latency there is mostly
 queueing), the app's share of the bare endpoint's throughput, then the latency of 50
 concurrent calls whose callers listen ``--pause`` seconds before each answer (real
 callers take several seconds).
+
+With ``--profile N`` nothing is served: N calls of the same scenario go through the
+application in this process (Flask's test client, the app configured as above), and it
+prints the CPU time per webhook of each kind and where it goes (cProfile, the app's side
+only). CPU time rather than wall time, and one thread, so that other work on the machine
+disturbs the figures less; the profiler's own overhead inflates the functions that are
+called most, so read the table for where the time goes, the first figures for how much.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import itertools
+import os
+import pstats
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -127,6 +138,67 @@ def bare_scenario(port: int) -> Any:
     return scenario
 
 
+def _play_call(sim: CallSim, i: int, caller: str) -> None:
+    """The calls of :func:`caller_scenario`, without pauses."""
+    if i % 2:
+        call = sim.dial(SUPPORT_ZH, caller)
+        call.press("9")
+        call.say("是的")
+    else:
+        call = sim.dial(SUPPORT_EN, caller)
+        if call.waiting is not None and "/ivr/language" in call.waiting.get("action", ""):
+            call.press("1")
+        call.press("7")
+        call.say("The hold music was too loud")
+        call.press("1")
+    if not call.ended:
+        call.hang_up()
+
+
+def profile(calls: int, top: int) -> None:
+    """Play ``calls`` calls in this process; print CPU ms per webhook and the top functions."""
+    from tests.support.callsim import FlaskTransport
+
+    with app_environment(None, TWILIO_AUTH_TOKEN=AUTH_TOKEN, TWILIO_ACCOUNT_SID=ACCOUNT_SID) as env:
+        os.environ.update(env)
+        from feedback.app import create_app
+
+        app = create_app({"RUN_JOBS_IN_PROCESS": False})
+        inner = app.wsgi_app
+        prof = cProfile.Profile()
+        costs: dict[str, list[float]] = {}
+        measuring = False
+
+        def measured(environ: dict[str, Any], start_response: Any) -> Any:
+            if not measuring:
+                return list(inner(environ, start_response))
+            t0 = time.process_time()
+            prof.enable()
+            try:
+                return list(inner(environ, start_response))
+            finally:
+                prof.disable()
+                kind = environ["PATH_INFO"].rstrip("/").split("/")[2]
+                costs.setdefault(kind, []).append(time.process_time() - t0)
+
+        app.wsgi_app = measured  # type: ignore[method-assign]
+        sim = CallSim(FlaskTransport(app.test_client()), base_url="http://127.0.0.1:5000", token=AUTH_TOKEN,
+                      check=False)
+        callers = [f"+1555800{n:04d}" for n in range(50)]
+        for i in range(100):  # every caller known, every cache warm
+            _play_call(sim, i, callers[i % 50])
+        measuring = True
+        for i in range(calls):
+            _play_call(sim, i, callers[i % 50])
+    every = [c for kind in costs.values() for c in kind]
+    console.print(f"{calls} calls, {len(every)} webhooks in-process (profiled, so slower than served): "
+                  f"{sum(every) / len(every) * 1000:.2f} ms CPU per webhook; "
+                  + ", ".join(f"{k} {sum(v) / len(v) * 1000:.2f} ms (x{len(v)})" for k, v in costs.items()))
+    stats = pstats.Stats(prof)
+    stats.sort_stats("cumulative").print_stats(top)
+    stats.sort_stats("tottime").print_stats(top)
+
+
 def run(args: argparse.Namespace, database_url: str | None, label: str) -> None:
     app_runs: list[Stats] = []
     bare_runs: list[Stats] = []
@@ -168,7 +240,13 @@ def main() -> None:
     parser.add_argument("--pause", type=float, default=1.0,
                         help="seconds a caller listens before each answer in the paced run (0: skip it)")
     parser.add_argument("--postgres", action="store_true", help="also run on PostgreSQL")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="serve nothing: profile N calls in this process and print where the CPU goes")
+    parser.add_argument("--top", type=int, default=30, help="functions listed with --profile")
     args = parser.parse_args()
+    if args.profile:
+        profile(args.profile, args.top)
+        return
     run(args, None, "SQLite")
     if args.postgres:
         try:
