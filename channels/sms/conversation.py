@@ -167,7 +167,8 @@ def process(row: Message) -> list[Message]:
     step = _step(row)
     expired_now = False
     if session is not None and msgs.expired(session, now) and word != "stop":
-        ops.end_session(session.id, reason="expired")
+        ops.end_session(session.id, reason="expired")  # commits: the number's lock is taken again
+        msgs.lock_contact(contact)
         session, expired_now = None, True
 
     def done(items: list[msgs.Outgoing], action: str, sess: Session | None = None) -> list[Message]:
