@@ -60,9 +60,11 @@ def unsubscribe(token: str) -> Any:
         return _invalid()
     g.locale = _locale(data.get("locale"))
     contact = db.session.get(Contact, data["contact_id"]) if data.get("contact_id") is not None else None
-    done = contact is not None and any(o.channel in ("email", "all") for o in contact.opt_outs)
+    channels = {o.channel for o in contact.opt_outs} if contact is not None else set()
+    done = bool(channels & {"email", "all"})
     return render_template(
         "email/unsubscribe.html", state="done" if done else "ask", email=data["email"], token=token,
+        scope="all" if "all" in channels else "email",
         title=_("You are unsubscribed") if done else _("Unsubscribe"),
     )
 
@@ -75,8 +77,12 @@ def unsubscribe_post(token: str) -> Any:
     g.locale = _locale(data.get("locale"))
     contact = _contact(data)
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
-    if contact is not None and not any(o.channel in ("email", "all") for o in contact.opt_outs):
-        ops.record_opt_out(contact, "email", source="email one-click unsubscribe" if one_click else "email unsubscribe page")
+    # One-click (RFC 8058) stops survey emails; the page may stop every channel.
+    scope = "all" if not one_click and request.form.get("scope") == "all" else "email"
+    channels = {o.channel for o in contact.opt_outs} if contact is not None else set()
+    if contact is not None and "all" not in channels and scope not in channels:
+        ops.record_opt_out(contact, scope, source="email one-click unsubscribe" if one_click else "email unsubscribe page")
     return render_template(
         "email/unsubscribe.html", state="done", email=data["email"], token=token, title=_("You are unsubscribed"),
+        scope="all" if scope == "all" or "all" in channels else "email",
     )

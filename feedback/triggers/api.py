@@ -7,6 +7,8 @@
 * ``GET /api/v1/events/<id>``: one event with every decision, invitation and step.
 * ``GET /api/v1/invitations/<id>``; ``GET /api/v1/jobs`` and ``POST /api/v1/jobs/<id>/retry``
   (the outbox); ``GET /api/v1/policy`` (the contact policy in force).
+* ``POST /api/v1/contacts/<id>/opt-outs`` ``{"channel": "all"}``: record an opt-out (per
+  channel, or ``all``/``global``); ``GET`` lists them.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from sqlalchemy.exc import OperationalError
 
 from feedback import jobs as outbox
 from feedback.api.auth import require_api_key
+from feedback.errors import FeedbackError
 from feedback.store.distribution import Invitation
-from feedback.store.models import db
+from feedback.store.models import Contact, db
 
 from . import operations as dist
 from . import policy as pol
@@ -186,3 +189,32 @@ def get_policy() -> Any:
         resp = jsonify({"error": e.code, "message": e.message, "problems": e.problems})
         resp.status_code = 503
         return resp
+
+
+@bp.post("/contacts/<path:ref>/opt-outs")
+@require_api_key
+def post_opt_out(ref: str) -> Any:
+    """Record an opt-out: ``{"channel": "email" | "sms" | "ivr" | ... | "all" | "global",
+    "source"?: "..."}``. ``ref`` is the contact's id, or ``phone:+1555...`` / ``email:...``."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return _error(400, "bad_request", 'send {"channel": "all"} (or email, sms, ivr, whatsapp, web, chat)')
+    try:
+        contact = dist.record_opt_out(ref, body.get("channel"), source=str(body.get("source") or "api"))
+    except FeedbackError as e:
+        db.session.rollback()
+        return _error(400, "bad_request", e.message)
+    resp = jsonify({"contact": contact.external_id or str(contact.id), "opt_outs": dist.opt_outs_of(contact)})
+    resp.status_code = 201
+    return resp
+
+
+@bp.get("/contacts/<path:ref>/opt-outs")
+@require_api_key
+def get_opt_outs(ref: str) -> Any:
+    from sqlalchemy import select
+
+    contact = db.session.scalar(select(Contact).where(Contact.external_id == ref))
+    if contact is None:
+        return _error(404, "not_found", f"no contact '{ref}'")
+    return jsonify({"contact": ref, "opt_outs": dist.opt_outs_of(contact)})

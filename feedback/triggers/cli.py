@@ -181,6 +181,30 @@ def register(cli: click.Group) -> None:
             console.print(table)
 
     @cli.group()
+    def contacts() -> None:
+        """Contacts: opt-outs."""
+
+    @contacts.command("opt-out")
+    @click.argument("contact")
+    @click.option("--channel", "-c", default="all", show_default=True,
+                  help="email, sms, whatsapp, ivr, web, chat, or all (global) for every channel")
+    @click.option("--source", default="cli", show_default=True, help="Why or where it was asked for.")
+    def contacts_opt_out(contact: str, channel: str, source: str) -> None:
+        """Record that CONTACT (their id, or phone:+1555... / email:a@b) opted out."""
+        from feedback.errors import FeedbackError
+        from feedback.triggers.operations import opt_outs_of, record_opt_out
+
+        app = _app()
+        with app.app_context():
+            try:
+                row = record_opt_out(contact, channel, source=source)
+            except FeedbackError as e:
+                click.echo(f"error: {e.message}", err=True)
+                raise SystemExit(1) from None
+            names = ", ".join(o["channel"] for o in opt_outs_of(row))
+            click.echo(f"{row.external_id or contact}: opted out of {names}")
+
+    @cli.group()
     def policy() -> None:
         """The contact policy (survey_defs/policy.yaml)."""
 

@@ -1112,6 +1112,53 @@ def _sent_before(step: InvitationStep, inv: Invitation) -> str | None:
     return None
 
 
+# -- opt-outs ---------------------------------------------------------------------------------------
+
+#: What a contact can opt out of: one channel, or ``all`` (``global`` is the same).
+OPT_OUT_CHANNELS = ("all", "email", "sms", "whatsapp", "ivr", "web", "chat")
+
+
+def opt_out_channel(value: Any) -> str:
+    """The stored name of an opt-out channel; BadRequest for anything else."""
+    from feedback.errors import BadRequest
+
+    name = str(value or "").strip().lower()
+    name = {"global": "all", "phone": "ivr", "call": "ivr", "voice": "ivr"}.get(name, name)
+    if name not in OPT_OUT_CHANNELS:
+        raise BadRequest(f"channel must be one of {', '.join(OPT_OUT_CHANNELS)} (or global), not '{value}'")
+    return "sms" if name == "whatsapp" else name
+
+
+def record_opt_out(contact_ref: str, channel: Any, *, source: str = "api") -> Contact:
+    """Record that the contact (their id, or ``phone:+1555...`` / ``email:a@b``) opted out
+    of ``channel`` (or of everything: ``all`` / ``global``). A contact not known yet is
+    created, so the opt-out holds from their first event on. Commits."""
+    from feedback.errors import BadRequest
+
+    name = opt_out_channel(channel)
+    ref = str(contact_ref or "").strip()
+    if not ref:
+        raise BadRequest("a contact id is needed")
+    kind, _, value = ref.partition(":")
+    if kind == "phone" and value:
+        contact = ops.find_or_create_contact(phone=ops.normalize_phone(value), commit=False)
+    elif kind == "email" and value:
+        contact = ops.find_or_create_contact(email=value.strip().lower(), commit=False)
+    else:
+        contact = ops.find_or_create_contact(external_id=ref, commit=False)
+    db.session.flush()
+    ops.record_opt_out(contact, name, source=source[:200])
+    db.session.refresh(contact)
+    return contact
+
+
+def opt_outs_of(contact: Contact) -> list[dict[str, Any]]:
+    return [
+        {"channel": o.channel, "source": o.source or None, "at": _iso(o.created_at)}
+        for o in sorted(contact.opt_outs, key=lambda o: o.id)
+    ]
+
+
 # -- describing -------------------------------------------------------------------------------------
 
 

@@ -282,3 +282,20 @@ def test_the_personal_link_carries_the_invitation_id_only(mail: Dist) -> None:
     assert Respondent(mail.client, local(link)).open().status == 200
     [resp] = [x for x in mail.responses("t-email") if x["answers"]]
     assert resp["event"]["data"] == {"order_id": "A-17"} and resp["contact_id"] == "cust-1"
+
+
+def test_the_unsubscribe_page_can_stop_every_channel(mail: Dist) -> None:
+    smtp: SmtpSink = mail.extra["smtp"]
+    mail.send("all-1", "t.email", contact(1, phone="+15551234567"))
+    mail.run()
+    [msg] = smtp.to("c1@example.com")
+    token = msg["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
+    page = mail.client.get(f"/email/unsubscribe/{token}").data.decode("utf-8")
+    assert 'name="scope" value="all"' in page
+    done = mail.client.post(f"/email/unsubscribe/{token}", data={"scope": "all"})
+    assert "any channel" in done.data.decode("utf-8")
+    resp = mail.get("/api/v1/contacts/cust-1/opt-outs")
+    assert [o["channel"] for o in resp.get_json()["opt_outs"]] == ["all"]
+    mail.clock.advance(days=40)
+    d = mail.send("all-2", "t.email", contact(1, phone="+15551234567"))["decisions"][0]
+    assert (d["outcome"], d["reason"]) == ("suppressed", "opted_out")

@@ -202,3 +202,34 @@ def test_a_broken_policy_file_sends_nothing_until_it_is_fixed(dist: Dist, tmp_pa
     d = dist.event_detail("p1")["decisions"]
     assert [x["outcome"] for x in d] == ["scheduled"] and "policy could be read again" in d[0]["detail"]
     assert dist.get("/api/v1/policy").status_code == 200
+
+
+def test_opt_outs_are_recorded_by_the_api_global_included(dist: Dist) -> None:
+    resp = dist.client.post("/api/v1/contacts/cust-1/opt-outs", json={"channel": "global", "source": "call centre"},
+                            headers=dist.headers)
+    assert resp.status_code == 201
+    assert [(o["channel"], o["source"]) for o in resp.get_json()["opt_outs"]] == [("all", "call centre")]
+    d = decision(dist.send("oo-1", "t.email", contact(1)))
+    assert (d["outcome"], d["reason"]) == ("suppressed", "opted_out")
+    bad = dist.client.post("/api/v1/contacts/cust-1/opt-outs", json={"channel": "pigeon"}, headers=dist.headers)
+    assert bad.status_code == 400 and "channel must be one of" in bad.get_json()["message"]
+
+
+def test_opt_outs_by_the_cli(sqlite_dist: Dist) -> None:
+    """An IVR opt-out for a contact known by phone only."""
+    from click.testing import CliRunner
+
+    from feedback.cli import cli
+
+    dist = sqlite_dist
+    env = {"DATABASE_URL": dist.app.config["DATABASE_URL"], "SECRET_KEY": "test-secret", "REDIS_URL": ""}
+    result = CliRunner().invoke(cli, ["contacts", "opt-out", "phone:+1 555 123 4567", "--channel", "ivr"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "opted out of ivr" in result.output
+    from sqlalchemy import select
+
+    from feedback.store.models import Contact, db
+
+    with dist.ctx():
+        c = db.session.scalar(select(Contact).where(Contact.phone == "+15551234567"))
+        assert c is not None and [o.channel for o in c.opt_outs] == ["ivr"]
