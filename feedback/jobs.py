@@ -3,10 +3,11 @@
 * :func:`schedule` writes a :class:`~feedback.store.models.Job` row in the
   caller's transaction (the operations layer commits it together with whatever
   caused it), so a job is never lost when Redis is down.
-* :func:`dispatch_due` moves due rows onto the rq queue (a job due in the next few
-  seconds goes to rq's scheduler, which releases it on time), or, with no ``REDIS_URL``
-  (the embedded default), runs them in-process. When Redis is down the rows simply
-  stay pending and the next dispatch moves them: nothing is lost.
+* :func:`dispatch_due` moves due rows onto the rq queue, or, with no ``REDIS_URL`` (the
+  embedded default), runs them in-process. A job that is not due yet stays in the outbox
+  (never in rq's scheduler, which a Redis outage would delay), so when Redis is down the
+  rows simply stay pending and the next dispatch after it moves them: nothing is lost,
+  and nothing is late by more than the outage.
 * :func:`run_job` is the module-level function rq imports by path; it takes a
   job id, is idempotent (a job is claimed once, atomically), and retries with
   exponential backoff. A job that keeps failing is marked ``failed`` with its
@@ -211,16 +212,13 @@ def redis_status() -> dict[str, Any]:
 # -- dispatching --------------------------------------------------------------------------------
 
 
-def dispatch_due(now: dt.datetime | None = None, limit: int = 500, lookahead: float = 0.0) -> int:
-    """Move due jobs to rq (or run them here without Redis). Returns how many moved.
-
-    With ``lookahead`` seconds, jobs due that soon are handed to rq's scheduler with their
-    time, so they start on time even though the dispatcher only looks every few seconds."""
+def dispatch_due(now: dt.datetime | None = None, limit: int = 500) -> int:
+    """Move due jobs to rq (or run them here without Redis). Returns how many moved. Jobs
+    not due yet stay in the outbox until they are."""
     now = now or clock()
-    horizon = now + dt.timedelta(seconds=lookahead)
     rows = db.session.execute(
         select(Job.id, Job.run_at, Job.attempts)
-        .where(Job.status == "pending", Job.run_at <= horizon)
+        .where(Job.status == "pending", Job.run_at <= now)
         .order_by(Job.run_at, Job.id)
         .limit(limit)
     ).all()
@@ -229,12 +227,9 @@ def dispatch_due(now: dt.datetime | None = None, limit: int = 500, lookahead: fl
         return 0
     queue = _redis_queue()
     if queue is None:
-        moved = 0
-        for job_id, run_at, _attempts in rows:
-            if run_at <= now:
-                run_job(job_id, now=now)
-                moved += 1
-        return moved
+        for job_id, _run_at, _attempts in rows:
+            run_job(job_id, now=now)
+        return len(rows)
 
     # Claim the batch: only rows still pending are ours (another dispatcher may race us).
     stamp = utcnow()
@@ -256,16 +251,13 @@ def dispatch_due(now: dt.datetime | None = None, limit: int = 500, lookahead: fl
         return 0
     try:
         with queue.connection.pipeline() as pipe:
-            for job_id, run_at, attempts in claimed.values():
+            for job_id, _run_at, attempts in claimed.values():
                 rq_job = queue.create_job(
                     "feedback.jobs.run_job", args=(job_id,), job_id=rq_job_id(job_id, attempts),
                     timeout=JOB_TIMEOUT, result_ttl=600, failure_ttl=7 * 86400,
                     description=f"outbox job {job_id}",
                 )
-                if run_at > now:  # due within the lookahead: rq's scheduler releases it on time
-                    queue.schedule_job(rq_job, run_at.replace(tzinfo=dt.UTC), pipeline=pipe)
-                else:
-                    queue.enqueue_job(rq_job, pipeline=pipe)
+                queue.enqueue_job(rq_job, pipeline=pipe)
             pipe.execute()
     except Exception as e:  # noqa: BLE001 - Redis down: the rows go back to pending, nothing lost
         _note_redis(False, f"{type(e).__name__}: {e}")
@@ -278,11 +270,11 @@ def dispatch_due(now: dt.datetime | None = None, limit: int = 500, lookahead: fl
     return len(claimed)
 
 
-def dispatch_all(now: dt.datetime | None = None, lookahead: float = 0.0) -> int:
+def dispatch_all(now: dt.datetime | None = None) -> int:
     """Dispatch until nothing is due (each in-process job may schedule more)."""
     total = 0
     for _ in range(1000):
-        moved = dispatch_due(now=now, lookahead=lookahead)
+        moved = dispatch_due(now=now)
         total += moved
         if not moved:
             break
@@ -308,10 +300,8 @@ def recover_stuck(now: dt.datetime | None = None) -> int:
     if stale:
         from rq.job import Job as RqJob
 
-        for job_id, attempts, run_at in stale:
+        for job_id, attempts, _run_at in stale:
             if conn is not None:
-                if run_at > now:
-                    continue  # waiting in rq's scheduler
                 try:
                     rid = rq_job_id(job_id, attempts)
                     if RqJob.exists(rid, connection=conn):
@@ -485,12 +475,12 @@ def _worker_app() -> Any:
 
 class Dispatcher:
     """The dispatcher loop: every ``interval`` seconds, move due jobs to rq (or run them
-    here without Redis), and now and then recover stuck ones. Runs in a daemon thread."""
+    here without Redis), and now and then recover stuck ones. Runs in a daemon thread.
+    A job starts at most ``interval`` seconds after it is due (or after Redis is back)."""
 
-    def __init__(self, app: Any, interval: float = 1.0, lookahead: float | None = None) -> None:
+    def __init__(self, app: Any, interval: float = 1.0) -> None:
         self.app = app
         self.interval = interval
-        self.lookahead = (2 * interval) if lookahead is None else lookahead
         self._stop = threading.Event()
         self._last_recover = 0.0
         self._ready = False
@@ -512,7 +502,7 @@ class Dispatcher:
                 if not inspect(db.engine).has_table("jobs"):
                     return 0  # not migrated yet (`feedback db upgrade`)
                 self._ready = True
-            moved = dispatch_due(lookahead=self.lookahead if redis_connection() is not None else 0.0)
+            moved = dispatch_due()
             if time.monotonic() - self._last_recover > 60:
                 self._last_recover = time.monotonic()
                 recover_stuck()
@@ -538,7 +528,7 @@ class InProcessRunner(Dispatcher):
     """Without Redis: the dispatcher loop runs the jobs itself, delays included."""
 
     def __init__(self, app: Any, interval: float = 1.0) -> None:
-        super().__init__(app, interval, lookahead=0.0)
+        super().__init__(app, interval)
         self.thread.name = "feedback-jobs"
 
 
@@ -600,7 +590,7 @@ def run_worker(
         # Jobs schedule more jobs (a step, then its email): go on until nothing is due.
         for _ in range(100):
             with app.app_context():
-                moved = dispatch_all(lookahead=0.0)
+                moved = dispatch_all()
             if not moved:
                 break
             worker.work(burst=True, with_scheduler=with_scheduler)

@@ -243,3 +243,29 @@ def test_jobs_commands(sqlite_dist: Dist) -> Any:
     assert result.exit_code == 2 and "give job ids" in result.output
     result = runner.invoke(cli, ["jobs", "retry", "424242"], env=env)
     assert result.exit_code == 1 and "no job 424242" in result.output
+
+
+def test_the_dispatcher_holds_a_delayed_job_in_the_outbox_until_it_is_due(rq_dist: Dist) -> None:
+    """Not handed to rq's scheduler ahead of time (a Redis outage would delay it there
+    beyond its length): the job waits in the outbox and goes to the queue once due."""
+    from redis import Redis
+    from rq import Queue
+    from rq.registry import ScheduledJobRegistry
+    from sqlalchemy import select
+
+    from feedback import jobs
+    from feedback.store.models import db
+
+    dist = rq_dist
+    dist.app.config["REDIS_URL"] = dist.extra["redis_url"]
+    dispatcher = jobs.Dispatcher(dist.app, interval=30.0)
+    dist.send("held-1", "t.delay", contact(1))  # its email goes 10 minutes after the event
+    dist.clock.advance(minutes=9, seconds=45)
+    assert dispatcher.tick() == 0
+    queue = Queue(dist.app.config["JOBS_QUEUE"], connection=Redis.from_url(dist.extra["redis_url"]))
+    assert ScheduledJobRegistry(queue=queue).count == 0 and queue.count == 0
+    with dist.ctx():
+        assert set(db.session.scalars(select(Job.status))) == {"pending"}
+    dist.clock.advance(seconds=15)
+    assert dispatcher.tick() == 1
+    assert queue.count == 1
