@@ -421,14 +421,15 @@ def job_to_dict(row: Job) -> dict[str, Any]:
         "status": row.status,
         "attempts": row.attempts,
         "max_attempts": row.max_attempts,
-        "run_at": _iso(row.run_at),
+        "run_at": iso(row.run_at),
         "last_error": row.last_error,
-        "created_at": _iso(row.created_at),
-        "updated_at": _iso(row.updated_at),
+        "created_at": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
     }
 
 
-def _iso(value: dt.datetime | None) -> str | None:
+def iso(value: dt.datetime | None) -> str | None:
+    """A stored (naive UTC) time as ISO 8601 with a Z, to the second."""
     return value.replace(microsecond=0).isoformat() + "Z" if value else None
 
 

@@ -23,7 +23,7 @@ from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
 from feedback.errors import BadRequest, Forbidden, NotFound
-from feedback.jobs import clock, schedule
+from feedback.jobs import clock, iso, schedule
 from feedback.store import operations as ops
 from feedback.store.distribution import EmailMessage, Invitation
 from feedback.store.models import Contact, db
@@ -337,9 +337,6 @@ def _report(row: EmailMessage, status: str, reason: str, detail: str | None) -> 
 
 
 def message_to_dict(row: EmailMessage) -> dict[str, Any]:
-    def iso(v: dt.datetime | None) -> str | None:
-        return v.replace(microsecond=0).isoformat() + "Z" if v else None
-
     return {
         "id": row.id,
         "kind": row.kind,

@@ -164,7 +164,7 @@ def list_jobs() -> Any:
         jobs=[outbox.job_to_dict(r) for r in rows],
         counts=outbox.job_counts(),
         runner="rq" if current_app.config.get("REDIS_URL") else "in-process",
-        redis_down_since=dist._iso(redis["down_since"]),
+        redis_down_since=outbox.iso(redis["down_since"]),
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from feedback.errors import FeedbackError
-from feedback.jobs import clock, schedule, schedule_many
+from feedback.jobs import clock, iso, schedule, schedule_many
 from feedback.store import operations as ops
 from feedback.store.distribution import (
     EmailMessage,
@@ -45,9 +45,6 @@ MAX_BATCH = 1000
 DEFAULT_LAST_WAIT = dt.timedelta(days=7)
 OPEN_STEP_STATUSES = ("planned", "scheduled", "deferred", "sending")
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.replace(microsecond=0).isoformat() + "Z" if value else None
 
 
 # -- triggers of the active surveys ---------------------------------------------------------------
@@ -218,6 +215,7 @@ def accept(
                 batch = _new_batch(triggers, [events[i] for i in chunk])
                 built = [(i, _store_and_decide(events[i], now, api_key_id, source, batch)) for i in chunk]
                 _write_first_jobs(batch)
+                db.session.flush()  # every new contact has its id for the answer
                 for i, finish in built:
                     results[i] = finish()
                 db.session.commit()
@@ -304,6 +302,7 @@ def _accept_alone(
             batch = _new_batch(triggers, [e])
             finish = _store_and_decide(e, now, api_key_id, source, batch)
             _write_first_jobs(batch)
+            db.session.flush()
             result = finish()
             db.session.commit()
             return result
@@ -461,7 +460,7 @@ def decide(
         assert until is not None
         first_at = until
         if expires_at is not None and first_at >= expires_at:
-            return done("suppressed", "expired", f"{check.detail}, but the invitation expires at {_iso(expires_at)} before that")
+            return done("suppressed", "expired", f"{check.detail}, but the invitation expires at {iso(expires_at)} before that")
 
     inv = Invitation(
         survey_id=trigger.survey_id,
@@ -497,7 +496,7 @@ def decide(
             else:
                 step.status = "planned"
                 step.scheduled_for = first_at + (trigger.wait or dt.timedelta(0)) * k
-                step.history = [{"at": _iso(now), "status": "planned"}]
+                step.history = [{"at": iso(now), "status": "planned"}]
             k += 1
         inv.steps.append(step)
     assert first is not None
@@ -508,7 +507,7 @@ def decide(
         schedule("run_step", first.id, run_at=first_at, dedupe_key=f"step:{first.id}:run:0")
     if until:
         return done("deferred", check.reason, check.detail, inv, until)
-    when = "now" if first_at <= now else f"at {_iso(first_at)}"
+    when = "now" if first_at <= now else f"at {iso(first_at)}"
     return done("scheduled", None, f"{usable[0]} {when}" + (f", then {', '.join(usable[1:])} if unanswered" if len(usable) > 1 else ""), inv)
 
 
@@ -552,13 +551,13 @@ def _set(
     step.status = status
     step.reason = reason
     step.detail = detail
-    entry: dict[str, Any] = {"at": _iso(now), "status": status}
+    entry: dict[str, Any] = {"at": iso(now), "status": status}
     if reason:
         entry["reason"] = reason
     if detail:
         entry["detail"] = detail
     if until:
-        entry["until"] = _iso(until)
+        entry["until"] = iso(until)
     step.history = [*(step.history or []), entry]
     step.updated_at = now
 
@@ -1024,9 +1023,9 @@ def sync_call_step(step_id: int) -> str:
         if not state.open:
             return _call_not_placed(step, inv, state, now)
         if state.waiting_until is not None:
-            if not any(h.get("until") == _iso(state.waiting_until) for h in step.history or []):
+            if not any(h.get("until") == iso(state.waiting_until) for h in step.history or []):
                 _set(step, "sending", now, "calling_hours",
-                     f"the call waits for the survey's calling hours, until {_iso(state.waiting_until)}",
+                     f"the call waits for the survey's calling hours, until {iso(state.waiting_until)}",
                      until=state.waiting_until)
             if inv.expires_at is not None:
                 schedule("check_step", step.id, run_at=inv.expires_at, dedupe_key=f"step:{step.id}:expiry")
@@ -1154,7 +1153,7 @@ def record_opt_out(contact_ref: str, channel: Any, *, source: str = "api") -> Co
 
 def opt_outs_of(contact: Contact) -> list[dict[str, Any]]:
     return [
-        {"channel": o.channel, "source": o.source or None, "at": _iso(o.created_at)}
+        {"channel": o.channel, "source": o.source or None, "at": iso(o.created_at)}
         for o in sorted(contact.opt_outs, key=lambda o: o.id)
     ]
 
@@ -1170,9 +1169,9 @@ def step_to_dict(step: InvitationStep) -> dict[str, Any]:
         "status": step.status,
         "reason": step.reason,
         "detail": step.detail,
-        "scheduled_for": _iso(step.scheduled_for),
-        "sent_at": _iso(step.sent_at),
-        "finished_at": _iso(step.finished_at),
+        "scheduled_for": iso(step.scheduled_for),
+        "sent_at": iso(step.sent_at),
+        "finished_at": iso(step.finished_at),
         "ref": step.ref,
         "history": list(step.history or []),
     }
@@ -1193,9 +1192,9 @@ def invitation_to_dict(inv: Invitation, *, live: bool = False) -> dict[str, Any]
         "source": inv.source,
         "channels": list(inv.channels or []),
         "wait": format_duration(dt.timedelta(seconds=inv.wait_seconds)) if inv.wait_seconds else None,
-        "expires_at": _iso(inv.expires_at),
-        "created_at": _iso(inv.created_at),
-        "answered_at": _iso(inv.answered_at),
+        "expires_at": iso(inv.expires_at),
+        "created_at": iso(inv.created_at),
+        "answered_at": iso(inv.answered_at),
         "response_id": response_id,
         "steps": [step_to_dict(s) for s in inv.steps],
     }
@@ -1213,7 +1212,7 @@ def decision_to_dict(d: TriggerDecision, inv: Invitation | None = None, *, live:
         "outcome": d.outcome,
         "reason": d.reason,
         "detail": d.detail,
-        "deferred_until": _iso(d.deferred_until),
+        "deferred_until": iso(d.deferred_until),
         "invitation": invitation_to_dict(inv, live=live) if inv is not None else None,
     }
 
@@ -1240,7 +1239,7 @@ def event_result(
         "id": row.external_id,
         "status": status,
         "type": row.type,
-        "received_at": _iso(row.received_at),
+        "received_at": iso(row.received_at),
         "contact": _contact_summary(contact if contact is not None else row.contact),
         "decisions": [decision_to_dict(d, inv) for d, inv in pairs],
     }
@@ -1253,8 +1252,8 @@ def event_to_dict(row: TouchpointEvent, *, detail: bool = True) -> dict[str, Any
     out: dict[str, Any] = {
         "id": row.external_id,
         "type": row.type,
-        "occurred_at": _iso(row.occurred_at),
-        "received_at": _iso(row.received_at),
+        "occurred_at": iso(row.occurred_at),
+        "received_at": iso(row.received_at),
         "source": row.source,
         "contact": _contact_summary(row.contact),
     }

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import select
 
 from feedback.errors import DefinitionError, FeedbackError
-from feedback.jobs import clock
+from feedback.jobs import clock, iso
 from feedback.store.distribution import Invitation, InvitationStep
 from feedback.store.models import Contact, Response, db
 
@@ -50,15 +50,12 @@ class PolicyDecision:
             "outcome": self.outcome,
             "reason": self.reason,
             "detail": self.detail,
-            "until": _iso(self.until),
+            "until": iso(self.until),
         }
 
 
 ALLOW = PolicyDecision("allow")
 
-
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.replace(microsecond=0).isoformat() + "Z" if value else None
 
 
 # -- the policy file -------------------------------------------------------------------------------
@@ -305,8 +302,8 @@ def check(
                 return PolicyDecision(
                     "suppress",
                     "min_gap",
-                    f"asked this survey on {_iso(last)}; min_gap {format_duration(gap)} "
-                    f"(possible again after {_iso(last + gap)})",
+                    f"asked this survey on {iso(last)}; min_gap {format_duration(gap)} "
+                    f"(possible again after {iso(last + gap)})",
                 )
         existing = past.open_invitation(survey_id, exclude_invitation)
         if existing is not None:

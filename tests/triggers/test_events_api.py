@@ -295,3 +295,11 @@ def test_values_json_columns_cannot_keep_are_located_errors_and_nothing_is_half_
     dist.run()
     assert dist.count(TouchpointEvent) == 1
     assert dist.count(EmailMessage) == 1
+
+
+def test_the_answer_names_a_new_contact_by_its_stored_ref(dist: Dist) -> None:
+    body = dist.send("ref-1", "t.nobody.listens", {"phone": "+15551230001"})
+    assert body["decisions"] == []
+    assert isinstance(body["contact"]["ref"], int) and body["contact"]["id"] == str(body["contact"]["ref"])
+    batch = dist.post({"events": [event("ref-2", "t.nobody.listens", {"id": "cust-new"})]}).get_json()
+    assert isinstance(batch["results"][0]["contact"]["ref"], int)
