@@ -54,10 +54,9 @@ def from_number() -> str:
 
 def public_url(endpoint: str, **values: Any) -> str:
     """An absolute URL for ``endpoint``: on ``PUBLIC_BASE_URL`` when it is set, else the request's host."""
-    path = url_for(endpoint, _external=False, **values)
     base = current_app.config.get("PUBLIC_BASE_URL")
     if base:
-        return str(base).rstrip("/") + path
+        return str(base).rstrip("/") + url_for(endpoint, _external=False, **values)
     return url_for(endpoint, _external=True, **values)
 
 
