@@ -898,7 +898,7 @@ def check_step(step_id: int) -> str:
             # its outcome is known (the channel reports it), and looks again meanwhile.
             if not any(h.get("reason") == "call_in_progress" for h in step.history or []):
                 _set(step, step.status, now, "call_in_progress", "waiting for the outcome of the call and its retries")
-            again = now + CALL_RECHECK
+            again = max(now + CALL_RECHECK, state.waiting_until or now)  # a call waiting for its time
             schedule("check_step", step.id, run_at=again, dedupe_key=f"step:{step.id}:check:{again.isoformat()}")
             db.session.commit()
             return "waiting"
