@@ -814,6 +814,22 @@ def report_step(step_id: Any, status: str, reason: str, detail: str | None = Non
     return True
 
 
+def _messages_failed(step: InvitationStep) -> str | None:
+    """When not one outgoing message of an SMS step's conversation went out (every one
+    failed or was canceled): why, else None."""
+    from feedback.store.models import Message
+
+    if not step.ref:
+        return None
+    rows = list(db.session.scalars(
+        select(Message).where(Message.session_id == step.ref, Message.direction == "out")
+    ))
+    if not rows or any(m.status not in ("failed", "undelivered", "canceled") for m in rows):
+        return None
+    errors = [str((m.meta or {}).get("error") or "") for m in rows]
+    return next((e for e in errors if e), "the messages could not be sent")
+
+
 def _run_step_failed(step_id: int, error: str | None = None) -> None:
     """The job gave up (after its retries): record the step as failed and move on."""
     now = clock()
@@ -906,6 +922,12 @@ def check_step(step_id: int) -> str:
             if state.placed:
                 return _sent(step, inv, step.ref or str(state.attempts[0].id), now)
             return _call_not_placed(step, inv, state, now)
+    if step.channel in ("sms", "whatsapp"):
+        failure = _messages_failed(step)
+        if failure is not None:
+            report_step(step.id, "failed", "send_failed", failure)
+            db.session.commit()
+            return "failed"
     _set(step, "unanswered", now)
     step.finished_at = now
     if inv.expires_at is not None and now >= inv.expires_at:

@@ -304,3 +304,21 @@ def test_an_email_the_server_refuses_fails_the_step_and_the_next_channel_goes_at
     assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("email", "failed", "rejected"), ("sms", "sent", None)]
     assert "550" in s[0]["detail"] and s[0]["sent_at"] is None
     assert twilio.messages()
+
+
+def test_an_sms_that_could_not_be_sent_is_a_failed_step_not_an_unanswered_one(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    from feedback.store import operations as ops
+
+    (tmp_path / "t-ladder2.yaml").write_text(LADDER2, encoding="utf-8")
+    with dist.ctx():
+        assert not ops.load_surveys([tmp_path / "t-ladder2.yaml"]).problems
+    twilio.fail_with = (400, 21211, "The 'To' number is not a valid phone number.")
+    dist.send("sms-f", "t.ladder2", CUSTOMER)
+    dist.run()
+    twilio.fail_with = None
+    dist.advance(hours=1)
+    s = steps(dist, "sms-f")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("sms", "failed", "send_failed"), ("ivr", "sent", None)]
+    assert "21211" in s[0]["detail"]
