@@ -18,7 +18,6 @@ import datetime as dt
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -26,6 +25,7 @@ from flask import current_app
 from phonenumbers import timezone as phone_timezones
 from sqlalchemy import select
 
+from channels.telephony import check_context, context_part
 from feedback.definition.model import Survey
 from feedback.errors import BadRequest, Forbidden, NotFound
 from feedback.jobs import clock
@@ -123,8 +123,7 @@ def _naive_utc(value: dt.datetime) -> dt.datetime:
 
 def zone_for_attempt(attempt: CallAttempt) -> ZoneInfo:
     contact = db.session.get(Contact, attempt.contact_id) if attempt.contact_id else None
-    ctx_contact = (attempt.context or {}).get("contact") or {}
-    tz = ctx_contact.get("timezone") if isinstance(ctx_contact, Mapping) else None
+    tz = context_part(attempt.context, "contact").get("timezone")
     return contact_zone(
         timezone=tz or (contact.timezone if contact else None),
         phone=attempt.to_number,
@@ -181,18 +180,6 @@ def _plan_retry(attempt: CallAttempt, now: dt.datetime | None = None) -> dt.date
 # -- requesting a call -----------------------------------------------------------------------
 
 
-def _check_context(context: Any) -> dict[str, Any] | None:
-    if context is None:
-        return None
-    if not isinstance(context, Mapping):
-        raise BadRequest("context must be an object like {\"contact\": {...}, \"event\": {...}}")
-    for key in ("contact", "event"):
-        part = context.get(key)
-        if part is not None and not isinstance(part, Mapping):
-            raise BadRequest(f"context.{key} must be an object")
-    return dict(context)
-
-
 def _check_locale(survey: Survey, locale: str | None) -> str | None:
     if not locale:
         return None
@@ -229,7 +216,7 @@ def request_call(
     if "ivr" not in survey.channels:
         raise BadRequest(f"survey '{survey_id}' is not offered on the phone (add ivr to its channels)")
     e164 = ops.normalize_phone(phone)
-    ctx = _check_context(context)
+    ctx = check_context(context)
     chosen = _check_locale(survey, locale)
     if meta is not None and not isinstance(meta, Mapping):
         raise BadRequest("meta must be an object")
