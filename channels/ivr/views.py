@@ -34,7 +34,7 @@ from feedback.engine import interview as eng
 from feedback.engine.prompts import render_text
 from feedback.engine.render import spoken
 from feedback.errors import FeedbackError, NotFound
-from feedback.i18n import babel_locale, tr
+from feedback.i18n import N_, babel_locale, tr
 from feedback.store import calls
 from feedback.store import operations as ops
 from feedback.store.models import CallAttempt, Contact, db
@@ -52,9 +52,9 @@ HARD_ATTEMPT_LIMIT = 12
 MAX_DIGITS = 32
 MAX_SPEECH = 2000
 
-APOLOGY = "Sorry, something went wrong on our side. Please try again later. Goodbye."
-NOT_SET_UP = "Sorry, this number is not taking surveys at the moment. Goodbye."
-MACHINE_MESSAGE = "Hello, we called to ask a few quick questions about your recent experience. Thank you, and goodbye."
+APOLOGY = N_("Sorry, something went wrong on our side. Please try again later. Goodbye.")
+NOT_SET_UP = N_("Sorry, this number is not taking surveys at the moment. Goodbye.")
+MACHINE_MESSAGE = N_("Hello, we called to ask a few quick questions about your recent experience. Thank you, and goodbye.")
 
 
 # -- helpers ----------------------------------------------------------------------------------
