@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -75,7 +76,9 @@ def test_invitation_token_holds_ids_and_reads_the_context_from_the_invitation(ap
     inv = invitation(app, "support-ticket", cid, context=big, locale="en")
     token = token_for(app, "support-ticket", contact_id=cid, invitation_id=inv, context=big)
     assert len(token) < 200, "no personal data or context in the link"
-    assert b"ann" not in token.encode().lower()
+    _, payload = URLSafeTimedSerializer("any key").loads_unsafe(token)  # what anyone can read
+    assert payload, "the token is readable without the key"
+    assert "ann" not in json.dumps(payload).lower() and "T-9" not in json.dumps(payload), payload
     with app.test_request_context():
         data = read_invitation_token(token)
     assert data["context"] == big and data["contact_id"] == cid and data["locale"] == "en"
