@@ -70,7 +70,6 @@ def _serve_script(name: str, max_age: int) -> Response:
     use_gzip = "gzip" in request.headers.get("Accept-Encoding", "").lower()
     body = packed if use_gzip else raw
     resp = Response(body, mimetype="text/javascript")
-    resp.charset = "utf-8"
     if use_gzip:
         resp.headers["Content-Encoding"] = "gzip"
     resp.headers["Vary"] = "Accept-Encoding"
