@@ -149,8 +149,8 @@ def register(cli: click.Group) -> None:
         width = max((len(r[0]) for r in rows), default=6) + 2
         chan = max((len(r[1]) for r in rows), default=8) + 2
         click.echo("\nExample surveys:")
-        for sid, channels, link in rows:
-            click.echo(f"  {sid.ljust(width)}{channels.ljust(chan)}{link}")
+        for sid, channel_list, link in rows:
+            click.echo(f"  {sid.ljust(width)}{channel_list.ljust(chan)}{link}")
         click.echo(f"\nAdmin API key (shown once; the demo key of an earlier run no longer works): {key}")
         click.echo(f"  curl -H 'Authorization: Bearer {key}' {base}/api/v1/surveys")
         if personal:

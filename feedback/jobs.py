@@ -30,9 +30,10 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import CursorResult
 
 from feedback.store.models import Job, db, utcnow
 
@@ -310,9 +311,9 @@ def recover_stuck(now: dt.datetime | None = None) -> int:
                             continue  # rq still has it
                 except Exception:  # noqa: BLE001 - Redis down: try again later
                     return recovered
-            recovered += db.session.execute(
+            recovered += cast(CursorResult[Any], db.session.execute(
                 update(Job).where(Job.id == job_id, Job.status == "enqueued").values(status="pending", updated_at=wall)
-            ).rowcount
+            )).rowcount
         db.session.commit()
     dead = list(
         db.session.scalars(select(Job).where(Job.status == "running", Job.updated_at < wall - RUNNING_TIMEOUT))
@@ -342,11 +343,11 @@ def run_job(job_id: int, now: dt.datetime | None = None) -> str:
     if not has_app_context():
         with _worker_app().app_context():
             return run_job(job_id, now)
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status.in_(("pending", "enqueued")))
         .values(status="running", attempts=Job.attempts + 1, updated_at=utcnow())
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if not claimed:
         return "skipped"

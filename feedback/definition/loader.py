@@ -835,11 +835,11 @@ def load_text(text: str, filename: str = "<survey>") -> CompiledSurvey:
         raise DefinitionError([Problem(filename, 1, 1, f"a survey file must be a YAML map, but this one is {what}")])
 
     if _expands_beyond(doc, MAX_EXPANDED_VALUES):
-        first = re.search(r"(?<![\w&*])\*[^\s,\]\}]+", text)
+        first_alias = re.search(r"(?<![\w&*])\*[^\s,\]\}]+", text)
         line, col = 1, 1
-        if first is not None:
-            line = text.count("\n", 0, first.start()) + 1
-            col = first.start() - (text.rfind("\n", 0, first.start()) + 1) + 1
+        if first_alias is not None:
+            line = text.count("\n", 0, first_alias.start()) + 1
+            col = first_alias.start() - (text.rfind("\n", 0, first_alias.start()) + 1) + 1
         raise DefinitionError([Problem(
             filename, line, col,
             f"the file holds more than {MAX_EXPANDED_VALUES:,} values once its YAML aliases (*name) are "

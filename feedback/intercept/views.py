@@ -76,7 +76,8 @@ def _serve_script(name: str, max_age: int) -> Response:
     resp.headers["Cache-Control"] = f"public, max-age={max_age}"
     resp.headers["Access-Control-Allow-Origin"] = "*"
     resp.set_etag(etag + ("-gz" if use_gzip else ""))
-    return resp.make_conditional(request)
+    resp.make_conditional(request)  # changes resp in place (a 304 or a range)
+    return resp
 
 
 @bp.get("/intercept.js")

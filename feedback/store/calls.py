@@ -18,9 +18,10 @@ import datetime as dt
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -181,7 +182,9 @@ def start_inbound_call(
         # The survey is started in memory first; then the writes follow one another.
         new = _prepare_call_session(values, contact, version_id=version_id, locale=locale) if locale else None
         try:
-            attempt_id = db.session.execute(_ADD_ATTEMPT, values).inserted_primary_key[0]
+            attempt_pk = cast(CursorResult[Any], db.session.execute(_ADD_ATTEMPT, values)).inserted_primary_key
+            assert attempt_pk is not None  # set by every single-row insert
+            attempt_id = attempt_pk[0]
             turn = None
             if new is not None:
                 turn = _insert_call_session(new, attempt_id, version_id)
@@ -281,9 +284,9 @@ def start_call_session(
     new = _prepare_call_session(_attempt_values(attempt), contact, version_id=version_id, locale=locale)
     db.session.flush()  # the contact's language, if it changed
     turn = _insert_call_session(new, attempt_id, version_id)
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         _LINK_ATTEMPT, {"b_id": attempt_id, "session_id": new.id, "locale": locale, "updated_at": utcnow()}
-    ).rowcount
+    )).rowcount
     if not claimed:
         # The same webhook is being answered by another request: use its session.
         db.session.rollback()
@@ -472,9 +475,9 @@ def record_call_status(
         if status in FINAL_STATUSES:
             outcome = "machine" if status == "completed" and is_machine(answered) else status
             # Decided once, whatever the duplicates racing this one do.
-            ended = bool(db.session.execute(
+            ended = bool(cast(CursorResult[Any], db.session.execute(
                 _CALL_ENDS, {"b_id": call.id, "status": outcome, "duration": duration, "updated_at": now}
-            ).rowcount)
+            )).rowcount)
             if not ended and duration is not None and call.duration is None:
                 changes["duration"] = duration
         elif status in _PROGRESS and call.status not in FINAL_STATUSES:
@@ -589,11 +592,11 @@ def schedule_retry(attempt: CallAttempt, run_at: dt.datetime) -> CallAttempt:
 
 def claim_for_dialing(attempt_id: int) -> CallAttempt | None:
     """Mark a scheduled attempt as being dialled (once: a job run twice places one call). Commits."""
-    claimed = db.session.execute(
+    claimed = cast(CursorResult[Any], db.session.execute(
         update(CallAttempt)
         .where(CallAttempt.id == attempt_id, CallAttempt.status == "scheduled")
         .values(status="dialing", updated_at=utcnow())
-    ).rowcount
+    )).rowcount
     db.session.commit()
     if not claimed:
         return None

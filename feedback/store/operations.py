@@ -15,11 +15,12 @@ import secrets
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import phonenumbers
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -473,7 +474,9 @@ def insert_session(new: NewSession) -> Turn:
     start accepted); the ORM rows are put in the database session as if they had been
     loaded, so callers read and change them as usual. Does not commit."""
     db.session.execute(_ADD_SESSION, new.session)
-    response_id = db.session.execute(_ADD_RESPONSE, new.response).inserted_primary_key[0]
+    response_pk = cast(CursorResult[Any], db.session.execute(_ADD_RESPONSE, new.response)).inserted_primary_key
+    assert response_pk is not None  # set by every single-row insert
+    response_id = response_pk[0]
     if any(isinstance(e, eng.AnswerAccepted | eng.QuestionSkipped) for e in new.events):
         row = _Row(response_id=response_id, survey_id=new.session["survey_id"], channel=new.session["channel"])
         _write_answers(_answer_writes(row, new.interview, new.events, set(), new.session["created_at"]))
@@ -502,9 +505,10 @@ def insert_row(model: Any, values: Mapping[str, Any]) -> Any:
     stmt = _INSERTS.get(table)
     if stmt is None:
         stmt = _INSERTS[table] = insert(table)
-    result = db.session.execute(stmt, dict(values))
+    result = cast(CursorResult[Any], db.session.execute(stmt, dict(values)))
     written = result.last_inserted_params()
     pk = result.inserted_primary_key
+    assert not isinstance(written, list) and pk is not None  # one row was inserted
     row = {c.key: written.get(c.key) for c in table.columns}
     for column, value in zip(table.primary_key.columns, pk, strict=True):
         row[column.key] = value
@@ -665,7 +669,7 @@ def apply_input(
     changed = _response_changes(row, state, events, now, response_meta)
     response_update = update(_R).where(_R.c.id == row.response_id).values(**changed) if changed else None
     try:
-        if db.session.execute(stmt, moved).rowcount != 1:
+        if cast(CursorResult[Any], db.session.execute(stmt, moved)).rowcount != 1:
             # Another request applied an input at this step just now: this one is its twin
             # (nothing was written yet).
             return _duplicate(session_id, row.step, rollback=commit)
@@ -756,14 +760,14 @@ def _answer_writes(row: Any, it: eng.Interview, events: list[eng.Event], answere
         elif isinstance(ev, eng.QuestionSkipped):
             final[ev.question_id] = None
     out: list[tuple[str, dict[str, Any]]] = []
-    for qid, values in final.items():
+    for qid, answer in final.items():
         key = {"b_response": row.response_id, "b_question": qid}
-        if values is None:
+        if answer is None:
             if qid in answered_before:
                 out.append(("drop", key))
             continue
         out.append(("change" if qid in answered_before else "add",
-                    {**key, **values, "survey_id": row.survey_id, "channel": row.channel}))
+                    {**key, **answer, "survey_id": row.survey_id, "channel": row.channel}))
     return out
 
 
@@ -774,7 +778,7 @@ def _write_answers(writes: list[tuple[str, dict[str, Any]]]) -> None:
             continue
         if kind == "change":
             changed = {k: values[k] for k in ("b_response", "b_question", *_ANSWER_VALUES)}
-            if db.session.execute(_CHANGE_ANSWER, changed).rowcount:
+            if cast(CursorResult[Any], db.session.execute(_CHANGE_ANSWER, changed)).rowcount:
                 continue
         db.session.execute(_ADD_ANSWER, values)
 
@@ -934,7 +938,7 @@ def _event_from_dict(data: Mapping[str, Any]) -> eng.Event:
 
 
 def _input_to_dict(inp: Any) -> dict[str, Any]:
-    body = asdict(inp) if is_dataclass(inp) else {}
+    body = asdict(inp) if is_dataclass(inp) and not isinstance(inp, type) else {}
     return _jsonable({"type": type(inp).__name__, **body})
 
 

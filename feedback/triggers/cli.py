@@ -44,6 +44,7 @@ def register(cli: click.Group) -> None:
             sys.exit(1)
         with app.app_context():
             conn = redis_connection()
+            assert conn is not None  # REDIS_URL is set (checked above)
             try:
                 conn.ping()
             except Exception as e:  # noqa: BLE001

@@ -337,8 +337,8 @@ def _check_trigger(item: Mapping[str, Any], path: list[Any], survey: Any, report
             report.error(path + ["if"], f"if is a condition over event and contact, e.g. event.queue == \"billing\"; not {_kind(cond)}")
         else:
             compiled, problems = ex.compile_expression(cond, TRIGGER_ENV)
-            for p in problems:
-                report.error(path + ["if"], f"if: {p.message}", offset=p.offset)
+            for problem in problems:
+                report.error(path + ["if"], f"if: {problem.message}", offset=problem.offset)
             if compiled is not None and not problems:
                 for _offset, message in missing_field_traps(compiled):
                     report.warning(path + ["if"], f"if: {message}")

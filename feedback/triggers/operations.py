@@ -193,8 +193,8 @@ def accept(
     ids = list({e.id for e in events})
     existing: dict[str, TouchpointEvent] = {}
     for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        for row in db.session.scalars(select(TouchpointEvent).where(TouchpointEvent.external_id.in_(chunk))):
+        id_chunk = ids[start : start + 500]
+        for row in db.session.scalars(select(TouchpointEvent).where(TouchpointEvent.external_id.in_(id_chunk))):
             existing[row.external_id] = row
     results: list[dict[str, Any] | None] = [None] * len(events)
     first_in_batch: dict[str, int] = {}
@@ -225,10 +225,10 @@ def accept(
                 db.session.rollback()
                 for i in chunk:
                     results[i] = _accept_alone(events[i], now, api_key_id, source, triggers)
-            except OperationalError as e:
+            except OperationalError as exc:
                 # SQLite: another process holds the write lock; wait a little and redo.
                 db.session.rollback()
-                if not _busy(e) or attempt == BUSY_RETRIES:
+                if not _busy(exc) or attempt == BUSY_RETRIES:
                     raise
                 time.sleep(0.05 * 2**attempt)
                 continue
@@ -236,10 +236,10 @@ def accept(
         db.session.expunge_all()  # the next transaction starts with an empty session
     for i, e in enumerate(events):
         if results[i] is None:  # the same id earlier in this batch
-            row = _find_event(e.id)
-            if row is None:  # pragma: no cover - the first of the batch was stored above
+            first = _find_event(e.id)
+            if first is None:  # pragma: no cover - the first of the batch was stored above
                 raise RuntimeError(f"event {e.id} vanished")
-            results[i] = duplicate_result(row, e)
+            results[i] = duplicate_result(first, e)
     return [r for r in results if r is not None]
 
 

@@ -254,6 +254,7 @@ def load_histories(contact_ids: list[int], now: dt.datetime, policy: Policy | No
         .order_by(Invitation.id)
     ).all()
     for iid, cid, sid, at, status in rows:
+        assert cid is not None  # the query selects only these contacts' invitations
         out[cid].asked.append(Asked(sid, at, iid, open=status in OPEN_STATUSES))
     responses = db.session.execute(
         select(Response.contact_id, Response.survey_id, Response.started_at, Response.meta).where(
