@@ -1,6 +1,7 @@
 """Jobs of the SMS / WhatsApp channel (run from the outbox, see :mod:`feedback.jobs`).
 
-* ``send_sms(session_id)``: send the intro and first question of an outbound survey.
+* ``send_sms(session_id)``: send the intro and first question of an outbound survey; when it
+  fails for good after its retries, the messages are failed and the conversation ends.
 * ``expire_conversation(session_id, at)``: end a conversation (SMS or chat) that has had no
   reply by ``at``; its answers stay as a partial response. When the customer wrote in
   the meantime the expiry was pushed back, and the job schedules itself for the new time.
@@ -25,6 +26,20 @@ def send_sms(session_id: str) -> str:
     from .outbound import send_session
 
     return send_session(session_id)
+
+
+def _send_failed(session_id: str, error: str | None = None) -> None:
+    """The send job gave up after its retries (Twilio kept answering with a passing error):
+    its messages are failed, a ladder step that sent the survey moves on to the next
+    channel, and the conversation ends."""
+    session = db.session.get(Session, session_id)
+    if session is None or session.status != "active":
+        return
+    msgs.send_gave_up(session_id, error)
+    ops.end_session(session_id, reason="undeliverable")
+
+
+send_sms.on_failure = _send_failed  # type: ignore[attr-defined]
 
 
 @job

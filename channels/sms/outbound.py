@@ -6,7 +6,8 @@ question as scheduled messages and schedules the ``send_sms`` job; it returns th
 session id. The job (:func:`send_session`) sends them through the twilio REST client
 with a status callback. A send that fails for a passing reason is recorded on the
 message and retried by the outbox; a final refusal (an invalid or opted-out number) ends
-the session.
+the session, and when a ladder step sent the survey that step fails and the next channel
+goes at once (:func:`feedback.store.messaging.report_undelivered`).
 
 WhatsApp allows free-form messages only within 24 hours of the customer's last message.
 Outside that window the job sends the survey's approved template
@@ -283,7 +284,7 @@ def _create(row: Any, session: Session, client: Any, params: dict[str, Any]) -> 
         status = int(e.status) if e.status is not None else 0
         # 401/403 are our credentials and 429 is a rate limit: worth retrying later.
         final = code in FINAL_ERRORS or (400 <= status < 500 and status not in (401, 403, 429))
-        msgs.mark_failed(row, str(code) if code else None, f"Twilio error {code}: {e.msg}", final=final)
+        msgs.mark_failed(row, str(code) if code else None, f"Twilio error {code}: {e.msg}", final=final, refused=final)
         if not final:
             raise
         if code == int(msgs.OPTED_OUT_ERROR) and session.contact_id:

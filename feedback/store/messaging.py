@@ -323,13 +323,69 @@ def mark_sent(row: Message, sid: str | None, status: str | None, **meta: Any) ->
     db.session.commit()
 
 
-def mark_failed(row: Message, error_code: str | None, error: str, *, final: bool) -> None:
-    """Record a send error on an outgoing message (final: it will not be retried). Commits."""
+def mark_failed(row: Message, error_code: str | None, error: str, *, final: bool, refused: bool = False) -> None:
+    """Record a send error on an outgoing message (final: it will not be retried). With
+    ``refused`` (Twilio refused it for good), a ladder step that sent the survey fails and
+    the next channel goes at once (:func:`report_undelivered`). Commits."""
     row.error_code = (error_code or None) and str(error_code)[:16]
     row.meta = {**dict(row.meta or {}), "error": error[:500]}
     if final:
         row.status = "failed"
+        if refused:
+            report_undelivered(row, error[:500])
     db.session.commit()
+
+
+def send_gave_up(session_id: str, error: str | None) -> list[Message]:
+    """The send job failed for good after its retries: the messages it was to send are
+    failed, and a ladder step that started the survey is failed too (the caller ends the
+    session). Commits. Returns the messages."""
+    rows = scheduled_messages(session_id, ("scheduled", "held"))
+    for row in rows:
+        # The last error Twilio gave for the message (with its code), else the job's.
+        detail = str((row.meta or {}).get("error") or error or "the message could not be sent")[:500]
+        row.status = "failed"
+        row.meta = {**dict(row.meta or {}), "error": detail}
+    for row in rows:
+        report_undelivered(row, str((row.meta or {})["error"]))
+    db.session.commit()
+    return rows
+
+
+#: Statuses of outgoing messages that never reached Twilio (not sent yet, held for the
+#: answer to a WhatsApp template, replaced by the reply, canceled before sending).
+_NEVER_SENT = ("scheduled", "held", "superseded", "canceled")
+
+
+def report_undelivered(row: Message, detail: str, *, first_only: bool = False) -> bool:
+    """An outgoing message failed for good. When its conversation was started by a ladder
+    step (``meta.step_id`` on the session) and nothing of that conversation was delivered
+    or answered, the step is failed (reason ``send_failed``; ``skipped`` with reason
+    ``opted_out`` when the number opted out, Twilio error 21610) and the ladder moves on
+    to its next channel at once, rather than at the end of the step's wait. With
+    ``first_only`` the message must be the first one the conversation sent. Does not
+    commit (it is part of the caller's transaction). Returns whether the step changed."""
+    if row.direction != "out" or not row.session_id:
+        return False
+    session = db.session.get(Session, row.session_id)
+    step_id = (session.meta or {}).get("step_id") if session is not None else None
+    if session is None or session.channel != "sms" or step_id is None:
+        return False
+    db.session.flush()
+    others = db.session.execute(
+        select(Message.id, Message.direction, Message.status).where(Message.session_id == row.session_id)
+    ).all()
+    if any(d == "in" or s in ("delivered", "read") for _, d, s in others):
+        return False
+    if first_only:
+        sent = [i for i, d, s in others if d == "out" and s not in _NEVER_SENT]
+        if not sent or min(sent) != row.id:
+            return False
+    from feedback.triggers.operations import report_step
+
+    if row.error_code == OPTED_OUT_ERROR:
+        return report_step(step_id, "skipped", "opted_out", detail)
+    return report_step(step_id, "failed", "send_failed", detail)
 
 
 def set_status(rows: Iterable[Message], status: str, commit: bool = True) -> None:
@@ -399,6 +455,9 @@ def record_status(
     history.append(status)
     meta["statuses"] = history[-10:]
     row.meta = meta
+    if moved and row.status in ERROR_STATUSES:
+        what = f"Twilio reported the message {row.status}"
+        report_undelivered(row, f"{what} (error {row.error_code})" if row.error_code else what, first_only=True)
     try:
         db.session.commit()
     except IntegrityError:  # the sid is already on another row: keep that one

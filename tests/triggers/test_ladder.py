@@ -28,6 +28,22 @@ def twilio(dist: Dist) -> FakeTwilioHttp:
     return http
 
 
+def fail_messages(twilio: FakeTwilioHttp, status: int, code: int, message: str) -> None:
+    """Twilio answers every messages.create with this error (calls still go through)."""
+    request = twilio.request
+
+    def failing(method: str, uri: str, *args: Any, **kwargs: Any) -> Any:
+        if not uri.endswith("/Messages.json"):
+            return request(method, uri, *args, **kwargs)
+        twilio.fail_with = (status, code, message)
+        try:
+            return request(method, uri, *args, **kwargs)
+        finally:
+            twilio.fail_with = None
+
+    twilio.request = failing  # type: ignore[method-assign]
+
+
 def steps(dist: Dist, event_id: str) -> list[dict[str, Any]]:
     return dist.event_detail(event_id)["decisions"][0]["invitation"]["steps"]
 
@@ -314,11 +330,160 @@ def test_an_sms_that_could_not_be_sent_is_a_failed_step_not_an_unanswered_one(
     (tmp_path / "t-ladder2.yaml").write_text(LADDER2, encoding="utf-8")
     with dist.ctx():
         assert not ops.load_surveys([tmp_path / "t-ladder2.yaml"]).problems
-    twilio.fail_with = (400, 21211, "The 'To' number is not a valid phone number.")
+    fail_messages(twilio, 400, 21211, "The 'To' number is not a valid phone number.")  # the call goes through
     dist.send("sms-f", "t.ladder2", CUSTOMER)
     dist.run()
-    twilio.fail_with = None
     dist.advance(hours=1)
     s = steps(dist, "sms-f")
     assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("sms", "failed", "send_failed"), ("ivr", "sent", None)]
     assert "21211" in s[0]["detail"]
+
+
+LADDER4 = """
+spec_version: 1
+id: t-ladder4
+title: {en: Your visit}
+default_locale: en
+channels: [sms, email, web]
+questions:
+  - id: nps
+    type: nps
+    required: true
+    text: {en: How likely are you to recommend us?}
+triggers:
+  - event: t.ladder4
+    channels: [sms, email]
+    wait: 1h
+    expires: 2d
+"""
+
+
+def _load_ladder4(dist: Dist, tmp_path: Any) -> None:
+    from feedback.store import operations as ops
+
+    (tmp_path / "t-ladder4.yaml").write_text(LADDER4, encoding="utf-8")
+    with dist.ctx():
+        assert not ops.load_surveys([tmp_path / "t-ladder4.yaml"]).problems
+
+
+def _sms_sids(dist: Dist) -> list[str]:
+    """The sids Twilio gave the messages sent, oldest first (what its callbacks name)."""
+    from sqlalchemy import select
+
+    from feedback.store.models import Message, db
+
+    with dist.ctx():
+        return [m.message_sid for m in db.session.scalars(
+            select(Message).where(Message.direction == "out").order_by(Message.id)) if m.message_sid]
+
+
+def _sms_status(dist: Dist, sid: str, status: str, error_code: str | None = None) -> None:
+    from tests.sms.conftest import status_callback
+
+    resp = status_callback(dist.client, sid, status, error_code, to=PHONE)
+    assert resp.status_code == 200
+
+
+def test_an_sms_twilio_refuses_moves_the_ladder_to_email_at_once(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    _load_ladder4(dist, tmp_path)
+    fail_messages(twilio, 400, 21211, "The 'To' number is not a valid phone number.")
+    dist.send("sms-r1", "t.ladder4", CUSTOMER)
+    dist.run()  # the clock has not moved: nothing waited for the step's hour
+    assert twilio.messages()
+    s = steps(dist, "sms-r1")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("sms", "failed", "send_failed"), ("email", "sent", None)]
+    assert "21211" in s[0]["detail"] and s[0]["sent_at"] is None
+    [mail] = dist.eml()
+    assert mail["To"] == "nine@example.com"
+    dist.advance(hours=1)  # the step's own check at the end of its wait changes nothing
+    assert [x["status"] for x in steps(dist, "sms-r1")] == ["failed", "sent"]
+    assert len(dist.eml()) == 1
+
+
+def test_a_passing_twilio_error_is_retried_before_the_ladder_moves_on(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    _load_ladder4(dist, tmp_path)
+    fail_messages(twilio, 503, 20500, "Service unavailable")
+    dist.send("sms-r2", "t.ladder4", CUSTOMER)
+    dist.run()
+    assert [x["status"] for x in steps(dist, "sms-r2")] == ["sent", "planned"]  # retried later
+    assert dist.eml() == []
+    tries = len(twilio.messages())
+    for _ in range(5):
+        dist.advance(seconds=30 * 2 ** 5)  # the job's backoff, until it gives up
+    assert len(twilio.messages()) > tries
+    s = steps(dist, "sms-r2")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("sms", "failed", "send_failed"), ("email", "sent", None)]
+    assert "20500" in s[0]["detail"]
+    assert len(dist.eml()) == 1
+
+
+def test_an_sms_reported_failed_by_its_status_callback_moves_the_ladder_to_email_at_once(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    _load_ladder4(dist, tmp_path)
+    dist.send("sms-c1", "t.ladder4", CUSTOMER)
+    dist.run()
+    assert [x["status"] for x in steps(dist, "sms-c1")] == ["sent", "planned"]
+    sids = _sms_sids(dist)
+    assert sids
+    _sms_status(dist, sids[0], "sent")
+    _sms_status(dist, sids[0], "failed", "30003")
+    dist.run()
+    s = steps(dist, "sms-c1")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("sms", "failed", "send_failed"), ("email", "sent", None)]
+    assert "30003" in s[0]["detail"] and "failed" in s[0]["detail"]
+    assert len(dist.eml()) == 1
+    for sid in sids[1:]:  # the other messages' failures change nothing more
+        _sms_status(dist, sid, "undelivered", "30003")
+    dist.advance(hours=1)
+    assert [x["status"] for x in steps(dist, "sms-c1")] == ["failed", "sent"]
+    assert len(dist.eml()) == 1
+
+
+def test_an_sms_callback_for_an_opted_out_number_skips_the_step(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    _load_ladder4(dist, tmp_path)
+    dist.send("sms-c2", "t.ladder4", CUSTOMER)
+    dist.run()
+    _sms_status(dist, _sms_sids(dist)[0], "failed", "21610")
+    dist.run()
+    s = steps(dist, "sms-c2")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("sms", "skipped", "opted_out"), ("email", "sent", None)]
+    assert len(dist.eml()) == 1
+
+
+def test_a_failure_after_a_delivered_sms_leaves_the_step_to_its_wait(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    _load_ladder4(dist, tmp_path)
+    dist.send("sms-c3", "t.ladder4", CUSTOMER)
+    dist.run()
+    sids = _sms_sids(dist)
+    _sms_status(dist, sids[0], "delivered")
+    for sid in sids[1:]:
+        _sms_status(dist, sid, "undelivered", "30007")
+    _sms_status(dist, sids[0], "failed", "30003")  # late and out of order: delivered stays
+    dist.run()
+    assert [x["status"] for x in steps(dist, "sms-c3")] == ["sent", "planned"]
+    assert dist.eml() == []
+    dist.advance(hours=1)
+    assert [x["status"] for x in steps(dist, "sms-c3")] == ["unanswered", "sent"]
+    assert len(dist.eml()) == 1
+
+
+def test_an_sms_twilio_refuses_as_opted_out_skips_the_step(
+    dist: Dist, twilio: FakeTwilioHttp, tmp_path: Any
+) -> None:
+    _load_ladder4(dist, tmp_path)
+    fail_messages(twilio, 400, 21610, "Attempt to send to unsubscribed recipient")
+    dist.send("sms-r3", "t.ladder4", CUSTOMER)
+    dist.run()
+    s = steps(dist, "sms-r3")
+    assert [(x["channel"], x["status"], x["reason"]) for x in s] == [("sms", "skipped", "opted_out"), ("email", "sent", None)]
+    assert "21610" in s[0]["detail"]
+    assert len(dist.eml()) == 1
