@@ -773,6 +773,9 @@ def run_step(step_id: int) -> str:
         return "failed"
     step = db.session.get(InvitationStep, step_id)
     assert step is not None
+    if step.status != "sending":  # the channel already reported it (failed or skipped)
+        db.session.commit()
+        return step.status
     return _handed_over(step, step.invitation, str(ref), now)
 
 
