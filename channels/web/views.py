@@ -36,7 +36,6 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import refresh as refresh_babel
-from sqlalchemy import exists, select
 
 from feedback.definition.model import Question, Survey
 from feedback.engine import interview as eng
@@ -650,38 +649,14 @@ def _refuse_if_answered_elsewhere(data: dict[str, Any], session: Session | None)
         return
     if session is not None and session.status == "complete":
         return  # answered here: the thank-you page
-    if invitation_answered_elsewhere(data["invitation_id"], session.id if session is not None else None):
+    from feedback.triggers.operations import answered_elsewhere
+
+    if answered_elsewhere(data["invitation_id"], session.id if session is not None else None):
         raise PageError(
             409,
             _("You have already answered"),
             _("Thank you: we already have your answers to this survey, so there is nothing more to do here."),
         )
-
-
-def invitation_answered_elsewhere(invitation_id: Any, session_id: str | None) -> bool:
-    """Whether the invitation has a response with answers from a session other than
-    ``session_id`` (this link's own session)."""
-    from feedback.store.distribution import Invitation
-    from feedback.store.models import Answer
-    from feedback.store.models import Response as ResponseRow
-
-    try:
-        inv = db.session.get(Invitation, int(invitation_id))
-    except (TypeError, ValueError):
-        return False
-    if inv is None:
-        return False
-    stmt = select(ResponseRow).where(
-        ResponseRow.survey_id == inv.survey_id,
-        exists().where(Answer.response_id == ResponseRow.id),
-    )
-    if session_id is not None:
-        stmt = stmt.where(ResponseRow.session_id != session_id)
-    if inv.contact_id is not None:
-        stmt = stmt.where(ResponseRow.contact_id == inv.contact_id)
-    else:
-        stmt = stmt.order_by(ResponseRow.id.desc()).limit(1000)
-    return any(str((r.meta or {}).get("invitation_id")) == str(inv.id) for r in db.session.scalars(stmt))
 
 
 def _first_question(page: Page) -> str | None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from feedback.errors import FeedbackError
@@ -611,21 +611,29 @@ def start_invitation(
 # -- the ladder -------------------------------------------------------------------------------------
 
 
-def find_answer(inv: Invitation) -> Response | None:
+def find_answer(inv: Invitation, *, other_than_session: str | None = None) -> Response | None:
     """The response that answers the invitation: ``meta.invitation_id`` is its id and it
-    holds at least one answer."""
-    stmt = select(Response).where(Response.survey_id == inv.survey_id)
+    holds at least one answer (from a session other than ``other_than_session``, when given)."""
+    stmt = select(Response).where(
+        Response.survey_id == inv.survey_id, exists().where(Answer.response_id == Response.id)
+    )
+    if other_than_session is not None:
+        stmt = stmt.where(Response.session_id != other_than_session)
     if inv.contact_id is not None:
         stmt = stmt.where(Response.contact_id == inv.contact_id)
     else:
         stmt = stmt.order_by(Response.id.desc()).limit(1000)
-    for r in db.session.scalars(stmt):
-        if str((r.meta or {}).get("invitation_id")) != str(inv.id):
-            continue
-        n = db.session.scalar(select(func.count(Answer.id)).where(Answer.response_id == r.id))
-        if n:
-            return r
-    return None
+    return next((r for r in db.session.scalars(stmt) if str((r.meta or {}).get("invitation_id")) == str(inv.id)), None)
+
+
+def answered_elsewhere(invitation_id: Any, session_id: str | None) -> bool:
+    """Whether the invitation ``invitation_id`` has a response with answers from a session
+    other than ``session_id`` (a personal link's own session)."""
+    try:
+        inv = db.session.get(Invitation, int(invitation_id))
+    except (TypeError, ValueError):
+        return False
+    return inv is not None and find_answer(inv, other_than_session=session_id) is not None
 
 
 def _remaining(inv: Invitation, after: int = -1) -> list[InvitationStep]:
